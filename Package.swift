@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module map (arrows point one way):
+//
+//   COpenBLAS ─ HSNNMath ─┐
+//   HSNNEvents ─ HSNNSynth │
+//   Safetensors ──────────┼─ HSNNModel ─┐
+//   HSNNEvents ─ HSNNStream (joiner) ────┤
+//   CRdkafka ─ HSNNKafka ────────────────┤
+//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
+//   HSNNOps (config, HTTP, systemd) ─────┘
+//   COpenBLAS ─ BLASRuntime (kernel selection, used by the CLI before any GEMM)
+
+let package = Package(
+    name: "hsnn",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hsnn", targets: ["hsnn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries from Debian (librdkafka-dev, libopenblas-dev).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CRdkafka", path: "Sources/CRdkafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+
+        .target(name: "HSNNMath", dependencies: ["COpenBLAS"]),
+        .target(name: "BLASRuntime", dependencies: ["COpenBLAS"]),
+        .target(name: "Safetensors"),
+        .target(name: "HSNNEvents"),
+        .target(name: "HSNNSynth", dependencies: ["HSNNEvents"]),
+        .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors"]),
+        .target(name: "HSNNStream", dependencies: ["HSNNEvents"]),
+        .target(name: "HSNNKafka", dependencies: [
+            "CRdkafka",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HSNNCheckpoint", dependencies: [
+            "Safetensors",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HSNNOps", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .target(name: "HSNNDaemon", dependencies: [
+            "HSNNModel", "HSNNStream", "HSNNKafka", "HSNNCheckpoint", "HSNNOps", "HSNNSynth",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "hsnn", dependencies: [
+            "HSNNDaemon", "BLASRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
+        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
+        .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
+        .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
+        .testTarget(name: "HSNNKafkaTests", dependencies: ["HSNNKafka"]),
+        .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
+        .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
+        .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
+    ]
+)
+
+// Settings shared by every Swift target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    if target.type != .test {
+        settings.append(.unsafeFlags(["-Ounchecked"], .when(configuration: .release)))
+    }
+    target.swiftSettings = settings
+}

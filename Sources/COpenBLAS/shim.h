@@ -1,0 +1,3 @@
+#pragma once
+#include <cblas.h>
+// OpenBLAS extensions (declared in cblas.h of OpenBLAS builds).

@@ -1,0 +1,1 @@
+// HSNNCheckpoint module.

@@ -1,0 +1,1 @@
+// HSNNDaemon module.

@@ -1,0 +1,1 @@
+// HSNNStream module.
