@@ -1,1 +1,2 @@
-print("hsnn")
+// Entry point of the `hsnn` command.
+await HSNNCommand.main()
