@@ -1,2 +1,4 @@
 // Entry point of the `hsnn` command.
+import ArgumentParser
+
 await HSNNCommand.main()
