@@ -128,8 +128,9 @@ public struct ClickEffects: Sendable, Hashable {
     public var creatorAffinity: Double = 1.8
     /// Logit added when the item's category is one the user dislikes (negative).
     public var dislikedCategory: Double = -1.5
-    /// Logit added by a segment's favourite (category, price tier) combination; the same
-    /// category at the other price tiers gets a third of it, negated.
+    /// Logit added by a segment's favourite (category, price tier) combinations (a quarter of the
+    /// categories each have one favourite tier); the same category at the other tiers gets half
+    /// of it, negated.
     public var segmentInteraction: Double = 2.0
     /// Logit per standard deviation of the item's log popularity.
     public var popularity: Double = 0.4
@@ -143,8 +144,8 @@ public struct ClickEffects: Sendable, Hashable {
     public var trendAmplitude: Double = 0.3
     /// Period of the category trends.
     public var trendPeriodMs: Double = 14 * 86_400_000
-    /// Logit removed per unit of exposure load (each earlier impression of the same item to the
-    /// same user adds `exp(-age / fatigueDecayMs)` to the load).
+    /// Logit removed per unit of exposure load: each of the user's 16 most recent impressions
+    /// that showed the same item adds `exp(-age / fatigueDecayMs)` to the load.
     public var fatigue: Double = 0.8
     /// Decay time of an exposure's contribution to fatigue.
     public var fatigueDecayMs: Double = 2 * 86_400_000

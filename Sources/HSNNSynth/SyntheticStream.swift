@@ -17,8 +17,8 @@ import HSNNEvents
 ///   one price tier and dislikes them at the others, so no pair of the three explains it;
 /// - a country x category effect, item popularity (log-normal prior), a freshness bonus for new
 ///   items and a slow periodic trend per category;
-/// - fatigue: each earlier exposure of the same item to the same user lowers the logit,
-///   decaying with time;
+/// - fatigue: each exposure of the same item among the user's 16 most recent impressions
+///   lowers the logit, decaying with time;
 /// and an intercept calibrated so the overall click rate is ``SynthConfig/targetCTR``.
 ///
 /// Iteration is lazy and memory is O(users + items): events are produced one at a time.
@@ -107,8 +107,8 @@ public struct SyntheticStream: Sequence, Sendable {
 
     /// The true probability that user `userIndex` clicks item `itemIndex` shown at `timestampMs`.
     ///
-    /// `exposureLoad` is the fatigue state: the sum over the user's earlier impressions of the
-    /// same item of `exp(-age / fatigueDecayMs)`; 0 (the default) is a first exposure.
+    /// `exposureLoad` is the fatigue state: the sum, over the user's 16 most recent impressions
+    /// that showed the same item, of `exp(-age / fatigueDecayMs)`; 0 (the default) is a fresh exposure.
     public func trueClickProbability(userIndex: Int, itemIndex: Int, at timestampMs: Int64,
                                      exposureLoad: Double = 0) -> Double {
         let logit = world.baseLogit(user: userIndex, item: itemIndex, at: timestampMs)

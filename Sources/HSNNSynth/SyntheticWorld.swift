@@ -167,7 +167,7 @@ final class SyntheticWorld: Sendable {
         var tables = Xoshiro256StarStar(seed: seed, stream: 2)
         let numSegments = config.numSegments
         var interaction = [Float](repeating: 0, count: numSegments * numCategories * numTiers)
-        let hotPerSegment = max(1, numCategories / 6)
+        let hotPerSegment = max(1, numCategories / 4)
         let strength = config.effects.segmentInteraction
         for s in 0..<numSegments {
             for k in 0..<(numCategories * numTiers) {
@@ -181,7 +181,7 @@ final class SyntheticWorld: Sendable {
             for c in hot {
                 let favouriteTier = tables.below(numTiers)
                 for p in 0..<numTiers {
-                    let value = p == favouriteTier ? strength : (numTiers > 1 ? -strength / 3 : 0)
+                    let value = p == favouriteTier ? strength : -strength / 2
                     interaction[(s * numCategories + c) * numTiers + p] = Float(value)
                 }
             }
