@@ -39,9 +39,16 @@ public struct EventDecoder: Sendable {
     }
 
     /// The system's real-time clock in milliseconds since the Unix epoch.
+    ///
+    /// On Linux this reads the coarse real-time clock (a few milliseconds of resolution, several
+    /// times cheaper than the precise one), which is ample for a future-skew check.
     @Sendable public static func systemClockMilliseconds() -> Int64 {
         var now = timespec()
+        #if os(Linux)
+        clock_gettime(CLOCK_REALTIME_COARSE, &now)
+        #else
         clock_gettime(CLOCK_REALTIME, &now)
+        #endif
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
@@ -137,7 +144,7 @@ public struct EventDecoder: Sendable {
                       message: "required field '\(key.jsonName)' is missing" + (kind.map { " from the \($0) event" } ?? ""))
     }
 
-    private func assembleEvent(_ fields: ParsedFields, nowMs: Int64) throws(DecodeFailure) -> Event {
+    private func assembleEvent(_ fields: consuming ParsedFields, nowMs: Int64) throws(DecodeFailure) -> Event {
         guard let kind = fields.kind else { throw missing(.type) }
         let event: Event
         switch kind {
