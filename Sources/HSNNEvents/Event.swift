@@ -54,8 +54,8 @@ public struct Features: Sendable, Hashable, Sequence {
 }
 
 /// An item catalog change: `{"type":"item","op":"upsert"|"delete","item_id":...,"ts_ms":...,"features":{...}}`.
-public struct ItemEvent: Sendable, Hashable {
-    public enum Operation: String, Sendable, Hashable {
+public struct ItemEvent: Sendable, Hashable, Codable {
+    public enum Operation: String, Sendable, Hashable, Codable {
         case upsert
         case delete
     }
@@ -78,7 +78,7 @@ public struct ItemEvent: Sendable, Hashable {
 ///
 /// When `clicked` is present the impression is already labelled; when absent a
 /// later ``ClickEvent`` with the same request and item decides the label.
-public struct ImpressionEvent: Sendable, Hashable {
+public struct ImpressionEvent: Sendable, Hashable, Codable {
     public var eventID: String
     public var requestID: String
     public var timestampMs: Int64
@@ -102,7 +102,7 @@ public struct ImpressionEvent: Sendable, Hashable {
 }
 
 /// A click on an earlier impression of the same request and item.
-public struct ClickEvent: Sendable, Hashable {
+public struct ClickEvent: Sendable, Hashable, Codable {
     public var eventID: String
     public var requestID: String
     public var timestampMs: Int64
@@ -138,7 +138,7 @@ public enum Event: Sendable, Hashable {
 ///
 /// Produced directly from pre-labelled impressions, or by the impression/click
 /// joiner once a click arrives or the attribution window expires.
-public struct LabeledExample: Sendable, Hashable {
+public struct LabeledExample: Sendable, Hashable, Codable {
     public var impression: ImpressionEvent
     public var clicked: Bool
 
@@ -149,7 +149,7 @@ public struct LabeledExample: Sendable, Hashable {
 }
 
 /// A retrieval request: a user and their current features (`hsnn retrieve --users FILE` lines).
-public struct UserQuery: Sendable, Hashable {
+public struct UserQuery: Sendable, Hashable, Codable {
     public var userID: String
     public var userFeatures: Features
 
