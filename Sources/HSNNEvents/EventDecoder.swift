@@ -8,8 +8,10 @@ import Darwin
 ///
 /// The decoder is a single-pass byte-level parser: it validates UTF-8 and the full JSON
 /// grammar, checks the event schema and the ``DecoderLimits``, and allocates only the Strings
-/// and arrays of the resulting event. It is a value type with no mutable state, safe to share
-/// between threads.
+/// and arrays of the resulting event. Strings of up to 15 UTF-8 bytes (typical feature names and
+/// values, numeric ids) are stored inline by Swift, so they allocate nothing and need no interning;
+/// a typical impression costs one allocation for its features plus one per longer identifier.
+/// It is a value type with no mutable state, safe to share between threads.
 ///
 /// Schema rules beyond the field list of the README:
 /// - identifiers (`item_id`, `event_id`, `request_id`, `user_id`) are non-empty JSON strings or
