@@ -99,6 +99,7 @@ private struct Builder {
 
     /// Validates `value` against `key` and stores it, or records a problem.
     mutating func set(_ key: ConfigKey, _ value: ConfigValue, from source: ConfigSource, written: String) {
+        let written = key.isSecret ? "the value" : written
         for constraint in key.constraints where !constraint.accepts(value) {
             problems.append(ConfigProblem(
                 code: .invalidValue, key: key.path, source: source,
@@ -119,6 +120,7 @@ private struct Builder {
     }
 
     mutating func invalid(_ key: ConfigKey, _ source: ConfigSource, written: String) {
+        let written = key.isSecret ? "the value" : written
         problems.append(ConfigProblem(
             code: .invalidValue, key: key.path, source: source,
             message: "\(written) is not \(key.type.accepted.firstClause)",
@@ -332,11 +334,11 @@ private struct Builder {
 
     mutating func applyOverrides(_ overrides: [String]) {
         for argument in overrides {
-            let source = ConfigSource.flag(argument)
             guard let equals = argument.firstIndex(of: "="),
                   let (segments, rest) = TOMLLineLocator.parseKey(argument[..<equals]), rest.isEmpty else {
+                let shown = argument.firstIndex(of: "=").map { redactedArgument(argument, at: $0) } ?? argument
                 problems.append(ConfigProblem(
-                    code: .malformedOverride, key: nil, source: source,
+                    code: .malformedOverride, key: nil, source: .flag(shown),
                     message: "not of the form key=value",
                     hint: "write --set kafka.brokers=host:9092 (keys are listed in config/README.md)"))
                 continue
@@ -344,9 +346,13 @@ private struct Builder {
             let text = String(argument[argument.index(after: equals)...])
             let written = displayPath(segments)
             guard let (key, entry) = resolve(segments) else {
-                unknown(written, source, candidates: schema.keys.map(\.path), listHint: "every key is listed in config/README.md")
+                unknown(written, .flag(redactedArgument(argument, at: equals)), candidates: schema.keys.map(\.path),
+                        listHint: "every key is listed in config/README.md")
                 continue
             }
+            // Flags are echoed in error messages and the effective configuration: never with a secret.
+            let isSecret = key.isSecret || entry.map(isSecretEntry) == true
+            let source = ConfigSource.flag(isSecret ? redactedArgument(argument, at: equals) : argument)
             if let entry {
                 setMapEntry(key, name: entry, value: text, from: source)
             } else if key.type == .stringMap {
@@ -363,6 +369,10 @@ private struct Builder {
     }
 
     private func quoted(_ text: String) -> String { "\"\(text)\"" }
+
+    private func redactedArgument(_ argument: String, at equals: String.Index) -> String {
+        argument[..<equals] + "=<redacted>"
+    }
 }
 
 /// Writes path segments as a TOML dotted key, quoting segments that are not bare.

@@ -130,9 +130,15 @@ public struct LineLogHandler: LogHandler {
         guard let value = environment["JOURNAL_STREAM"] else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        guard let identity = standardOutputIdentity() else { return false }
+        return identity.device == device && identity.inode == inode
+    }
+
+    /// Device and inode of descriptor 1, as `JOURNAL_STREAM` writes them.
+    static func standardOutputIdentity() -> (device: UInt64, inode: UInt64)? {
         var info = stat()
-        guard fstat(STDOUT_FILENO, &info) == 0 else { return false }
-        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+        guard fstat(STDOUT_FILENO, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 }
 
