@@ -21,7 +21,7 @@ extension ConfigSection {
             """),
         ConfigKey("kafka.properties", .stringMap, default: .stringMap([:]), doc: """
             librdkafka properties passed through unchanged (security.protocol, sasl.*, ssl.*, client.id, ...). \
-            Properties the daemon manages itself (offset storage, partition assignment callbacks) are overridden.
+            The daemon sets the properties its offset handling depends on (such as enable.auto.offset.store) itself.
             """),
         ConfigKey("kafka.queued_max_messages_kbytes", .int, default: .int(16_384), doc: """
             Most kilobytes librdkafka prefetches per partition queue; bounds memory when training falls behind.

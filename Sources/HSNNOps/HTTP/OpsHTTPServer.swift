@@ -181,7 +181,7 @@ public final class OpsHTTPServer: Service, Sendable {
             do {
                 let document = try await status()
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 encoder.dateEncodingStrategy = .iso8601
                 var bytes = Array(try encoder.encode(document))
                 bytes.append(UInt8(ascii: "\n"))
