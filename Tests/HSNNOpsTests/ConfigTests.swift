@@ -150,6 +150,20 @@ import Testing
         #expect(text.hasPrefix("invalid configuration (6 problems):"))
     }
 
+    @Test func problemDescriptionsReadAsOneLineEach() {
+        let found = problems { () throws(ConfigurationError) in
+            try loader.load(tomlText: "[http]\nport = 70000\n[log]\nformat = \"xml\"\n", fileName: "/etc/hsnn/hsnn.toml",
+                            environment: ["HSNN_CHECKPOINT_DIR_MODE": "4755"])
+        }
+        #expect(ConfigurationError(problems: found).description == """
+            invalid configuration (3 problems):
+              - http.port (/etc/hsnn/hsnn.toml:2): 70000 is not allowed; accepted: 0...65535
+              - log.format (/etc/hsnn/hsnn.toml:4): "xml" is not allowed; accepted: one of: logfmt, json
+              - checkpoint.dir_mode (environment variable HSNN_CHECKPOINT_DIR_MODE): "4755" is not allowed; \
+            accepted: at most 0777 (no setuid, setgid or sticky bit)
+            """)
+    }
+
     @Test func malformedTOMLReportsLine() {
         let found = problems { () throws(ConfigurationError) in
             try loader.load(tomlText: "[kafka]\nbrokers = \n", fileName: "broken.toml")

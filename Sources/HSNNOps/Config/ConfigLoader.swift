@@ -103,7 +103,7 @@ private struct Builder {
         for constraint in key.constraints where !constraint.accepts(value) {
             problems.append(ConfigProblem(
                 code: .invalidValue, key: key.path, source: source,
-                message: "\(written) is out of range",
+                message: "\(written) is not allowed",
                 hint: "accepted: \(constraint.accepted)"))
             return
         }

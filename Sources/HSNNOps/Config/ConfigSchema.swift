@@ -129,6 +129,12 @@ public struct ConfigConstraint: Sendable {
         }
     }
 
+    /// Permission bits only (at most `0777`: no setuid, setgid or sticky bit).
+    public static let permissionBits = ConfigConstraint(accepted: "at most 0777 (no setuid, setgid or sticky bit)") { value in
+        if case .int(let v) = value { return (0...0o777).contains(v) }
+        return false
+    }
+
     /// A non-empty string or list.
     public static let nonEmpty = ConfigConstraint(accepted: "not empty") { value in
         switch value {

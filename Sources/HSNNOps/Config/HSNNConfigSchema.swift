@@ -114,9 +114,9 @@ extension ConfigSection {
                   doc: "Versions kept besides pinned ones; the one `LATEST` names is never deleted.",
                   constraints: [.range(1...10_000)]),
         ConfigKey("checkpoint.file_mode", .fileMode, default: .int(0o640),
-                  doc: "Permissions of checkpoint files.", constraints: [.range(0...0o777)]),
+                  doc: "Permissions of checkpoint files.", constraints: [.permissionBits]),
         ConfigKey("checkpoint.dir_mode", .fileMode, default: .int(0o750),
-                  doc: "Permissions of checkpoint folders.", constraints: [.range(0...0o777)]),
+                  doc: "Permissions of checkpoint folders.", constraints: [.permissionBits]),
     ])
 
     /// The operations HTTP listener.
