@@ -1,1 +1,4 @@
-print("hsnn")
+// Entry point of the `hsnn` command.
+import ArgumentParser
+
+await HSNNCommand.main()

@@ -1,1 +1,0 @@
-// HSNNEvents module.

@@ -1,1 +1,0 @@
-// HSNNStream module.
