@@ -135,6 +135,11 @@ import Testing
         }
         let byKey = Dictionary(found.map { ($0.key ?? "", $0) }, uniquingKeysWith: { a, _ in a })
         #expect(found.count == 6)
+        // File problems in file order, then the environment, then flags in command-line order.
+        #expect(found.map { $0.key ?? "" } == [
+            "http.port", "log.format", "checkpoint.keep", "training.batch_size", "joiner.attribution_window_ms",
+            "checkpoint.file_mode",
+        ])
         #expect(found.allSatisfy { $0.code == .invalidValue })
         let port = byKey["http.port"]
         #expect(port?.source == .file(path: "bad.toml", line: 2))

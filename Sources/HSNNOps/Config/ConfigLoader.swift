@@ -179,7 +179,14 @@ private struct Builder {
             return
         }
         let locator = TOMLLineLocator(text: text)
+        let firstProblem = problems.count
         walk(root, path: [], fileName: fileName, locator: locator)
+        // Report the file's problems in file order.
+        let fileProblems = problems[firstProblem...].enumerated().sorted { a, b in
+            let (lineA, lineB) = (a.element.line ?? Int.max, b.element.line ?? Int.max)
+            return lineA != lineB ? lineA < lineB : a.offset < b.offset
+        }.map(\.element)
+        problems.replaceSubrange(firstProblem..., with: fileProblems)
     }
 
     private mutating func walk(_ table: TOMLTable, path: [String], fileName: String, locator: TOMLLineLocator) {
@@ -372,6 +379,13 @@ private struct Builder {
 
     private func redactedArgument(_ argument: String, at equals: String.Index) -> String {
         argument[..<equals] + "=<redacted>"
+    }
+}
+
+extension ConfigProblem {
+    fileprivate var line: Int? {
+        if case .file(_, let line) = source { return line }
+        return nil
     }
 }
 
