@@ -88,25 +88,32 @@ struct Position: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 /// What the daemon does around its consumer, reduced to bookkeeping: "processes" messages,
-/// remembers the next offset per partition, commits every `commitEvery` messages, and on
-/// revocation commits what it processed for the revoked partitions.
+/// remembers the next offset per partition, commits every `commitEvery` messages (a failed
+/// periodic commit is recorded and retried with the next one), and on revocation commits
+/// what it processed for the revoked partitions and did not commit yet.
 final class Member: KafkaRebalanceHandler {
     struct State {
         var processed: [Position] = []
         var values: [Position: [UInt8]?] = [:]
         var next: [KafkaTopicPartition: Int64] = [:]
+        var committed: [KafkaTopicPartition: Int64] = [:]
         var sinceCommit = 0
         var assignedEvents: [[KafkaTopicPartition]] = []
         var revokedEvents: [[KafkaTopicPartition]] = []
-        var commitErrors: [String] = []
+        /// Offsets committed inside `partitionsRevoked`.
+        var revokeCommits: [[KafkaTopicPartition: Int64]] = []
+        var revokeCommitErrors: [String] = []
+        var periodicCommitErrors: [String] = []
     }
 
     let state = Mutex(State())
     let commitEvery: Int
+    let asyncCommits: Bool
     let startOffsets: [KafkaTopicPartition: Int64]
 
-    init(commitEvery: Int = 100, startOffsets: [KafkaTopicPartition: Int64] = [:]) {
+    init(commitEvery: Int = 100, asyncCommits: Bool = false, startOffsets: [KafkaTopicPartition: Int64] = [:]) {
         self.commitEvery = commitEvery
+        self.asyncCommits = asyncCommits
         self.startOffsets = startOffsets
     }
 
@@ -118,15 +125,19 @@ final class Member: KafkaRebalanceHandler {
     func partitionsRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, consumer: KafkaConsumer) {
         let offsets = state.withLock { state in
             state.revokedEvents.append(partitions.sorted())
-            let offsets = state.next.filter { partitions.contains($0.key) }
-            for partition in partitions { state.next[partition] = nil }
+            let offsets = state.next.filter { partitions.contains($0.key) && state.committed[$0.key] != $0.value }
+            for partition in partitions {
+                state.next[partition] = nil
+                state.committed[partition] = nil
+            }
             return offsets
         }
-        guard !lost else { return }
+        guard !lost, !offsets.isEmpty else { return }
         do {
             try consumer.commit(offsets)
+            state.withLock { $0.revokeCommits.append(offsets) }
         } catch {
-            state.withLock { $0.commitErrors.append("\(error)") }
+            state.withLock { $0.revokeCommitErrors.append("\(error)") }
         }
     }
 
@@ -141,12 +152,24 @@ final class Member: KafkaRebalanceHandler {
             state.sinceCommit = 0
             return state.next
         }
-        if let toCommit { try consumer.commit(toCommit) }
+        guard let toCommit else { return }
+        do {
+            if asyncCommits {
+                try consumer.commitAsync(toCommit)
+            } else {
+                try consumer.commit(toCommit)
+            }
+            state.withLock { $0.committed.merge(toCommit) { $1 } }
+        } catch {
+            state.withLock { $0.periodicCommitErrors.append("\(error)") }
+        }
     }
 
     /// Commits everything processed so far.
     func commitAll(consumer: KafkaConsumer) throws {
-        try consumer.commit(state.withLock { $0.next })
+        let offsets = state.withLock { $0.next }
+        try consumer.commit(offsets)
+        state.withLock { $0.committed.merge(offsets) { $1 } }
     }
 
     var processed: [Position] { state.withLock { $0.processed } }

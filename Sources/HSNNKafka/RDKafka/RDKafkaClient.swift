@@ -1,5 +1,6 @@
 import CRdkafka
 import Logging
+import Synchronization
 
 /// An `rd_kafka_t *` or `rd_kafka_mock_cluster_t *`.
 ///
@@ -24,6 +25,9 @@ final class RDKafkaCallbackContext: Sendable {
     let onStatistics: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     let onRebalance: (@Sendable (RDKafkaRebalance) -> Void)?
     let onDelivery: (@Sendable (RDKafkaDelivery) -> Void)?
+    /// Whether the rebalance callback ever delivered an assignment (see
+    /// ``RDKafkaClient/destroyWouldAbort``).
+    let assignmentSeen = Atomic<Bool>(false)
 
     init(
         logger: Logger,
@@ -145,6 +149,9 @@ final class RDKafkaClient: Sendable {
     /// Reached by the C callbacks through the opaque pointer; retained here for the handle's life.
     let context: RDKafkaCallbackContext
     let kind: Kind
+    /// Set by `consumerClose` when destroying the handle later would abort (see `deinit`).
+    private let leakOnDeinit = Atomic<Bool>(false)
+    private let consumerClosed = Atomic<Bool>(false)
 
     /// Creates a client with `properties` applied in order and the C callbacks that
     /// `context` asks for.
@@ -186,7 +193,30 @@ final class RDKafkaClient: Sendable {
     }
 
     deinit {
+        if kind == .consumer, !consumerClosed.load(ordering: .acquiring), destroyWouldAbort {
+            leakOnDeinit.store(true, ordering: .relaxed)
+        }
+        if leakOnDeinit.load(ordering: .acquiring) {
+            // librdkafka 2.0.2 asserts in rd_kafka_destroy when a cooperative-sticky consumer
+            // was given its group protocol but never an assignment (librdkafka issue 4312,
+            // fixed in 2.3.0). Aborting the process is worse than leaking one idle client:
+            // keep the handle and the context its threads still call into.
+            context.logger.warning(
+                "consumer closed before its first assignment under the cooperative protocol: its librdkafka handle is kept alive (librdkafka 2.0.2 would abort destroying it)",
+                metadata: ["kafka.client": "\(name)"])
+            _ = Unmanaged.passRetained(context)
+            return
+        }
         rd_kafka_destroy(handle.raw)
+    }
+
+    /// Whether `rd_kafka_destroy` would hit librdkafka 2.0.2's cooperative-sticky assertion:
+    /// the group chose the cooperative protocol, and no assignment arrived yet.
+    private var destroyWouldAbort: Bool {
+        guard !context.assignmentSeen.load(ordering: .acquiring),
+              let name = rd_kafka_rebalance_protocol(handle.raw)
+        else { return false }
+        return String(cString: name) == "COOPERATIVE"
     }
 
     /// The client's name as librdkafka reports it (`client.id#consumer-N`).
@@ -291,6 +321,9 @@ final class RDKafkaClient: Sendable {
 
     /// Leaves the group: the final revocation runs through the rebalance callback on this thread.
     func consumerClose() throws(KafkaError) {
+        // Decide before leaving the group, while the group state can still be asked for.
+        if destroyWouldAbort { leakOnDeinit.store(true, ordering: .releasing) }
+        defer { consumerClosed.store(true, ordering: .releasing) }
         try Self.check(rd_kafka_consumer_close(handle.raw), .close, "leave the consumer group")
     }
 
@@ -369,9 +402,6 @@ final class RDKafkaClient: Sendable {
     func flush(timeout: Duration) -> Bool {
         rd_kafka_flush(handle.raw, timeout.milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR
     }
-
-    /// Messages enqueued but not yet delivered or failed (plus pending requests).
-    var outQueueLength: Int { Int(rd_kafka_outq_len(handle.raw)) }
 
     // MARK: Helpers
 
@@ -502,6 +532,7 @@ fileprivate func rdkafkaRebalanceCallback(
     guard let handle, let partitions, let opaque else { return }
     let context = RDKafkaCallbackContext.from(opaque)
     let rebalance = RDKafkaRebalance(handle: handle, error: error, list: partitions)
+    if rebalance.kind == .assign { context.assignmentSeen.store(true, ordering: .releasing) }
     if let onRebalance = context.onRebalance {
         onRebalance(rebalance)
     } else {

@@ -24,17 +24,13 @@ final class RDKafkaConfig {
 
     /// Sets one property.
     ///
-    /// - Throws: ``KafkaError/Code/invalidConfiguration`` with librdkafka's reason (values of
-    ///   secret properties are masked in the message).
+    /// - Throws: ``KafkaError/Code/invalidConfiguration`` with librdkafka's reason.
     func set(_ name: String, _ value: String) throws(KafkaError) {
         guard let pointer else { preconditionFailure("configuration already handed to a client") }
         var reason = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(pointer, name, value, &reason, reason.count)
         guard result != RD_KAFKA_CONF_OK else { return }
         var text = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if Self.isSecret(name), !value.isEmpty {
-            text = text.replacingAll(value, with: "<redacted>")
-        }
         if text.isEmpty {
             text = result == RD_KAFKA_CONF_UNKNOWN ? "unknown property" : "invalid value"
         }
@@ -47,28 +43,6 @@ final class RDKafkaConfig {
         guard let pointer else { preconditionFailure("configuration already handed to a client") }
         let result = body(pointer)
         if result != nil { self.pointer = nil }
-        return result
-    }
-
-    /// Properties whose values must never appear in logs or errors.
-    static func isSecret(_ name: String) -> Bool {
-        let lowered = name.lowercased()
-        return ["password", "secret", "key.pem", "sasl.jaas", "token", "credentials"].contains { lowered.contains($0) }
-    }
-}
-
-extension String {
-    /// Replaces every occurrence of `target` (non-empty) with `replacement`, without Foundation.
-    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        result += rest
         return result
     }
 }
