@@ -74,7 +74,9 @@ let package = Package(
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
-        .testTarget(name: "HSNNKafkaTests", dependencies: ["HSNNKafka"]),
+        .testTarget(name: "HSNNKafkaTests", dependencies: [
+            "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
