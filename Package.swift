@@ -75,7 +75,8 @@ let package = Package(
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: ["HSNNKafka"]),
-        .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
+        .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors",
+                                                           .product(name: "InMemoryLogging", package: "swift-log")]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
     ]

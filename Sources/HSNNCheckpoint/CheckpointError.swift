@@ -89,20 +89,36 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
 
     /// Wraps an error thrown by a caller's state writer, classifying OS errors it carries.
     static func writerFailed(_ error: any Error, folder: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
+        wrapping(error, context: "writing the checkpoint state into \(folder) failed", path: folder,
+                 otherwise: "This is a failure of the model's state writer, not of the disk: see the message above", fileID: fileID, line: line)
+    }
+
+    /// Wraps any error: a ``CheckpointError`` passes through; errors carrying an `errno`
+    /// (`POSIXError`, `SafetensorsError`, `CocoaError`) are classified by it.
+    static func wrapping(_ error: any Error, context: String, path: String, otherwise remedy: String,
+                         fileID: String = #fileID, line: Int = #line) -> CheckpointError {
         if let error = error as? CheckpointError { return error }
         var errorCode: Int32?
         if let error = error as? SafetensorsError { errorCode = error.osErrorCode }
         if let error = error as? POSIXError { errorCode = error.code.rawValue }
-        if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError { errorCode = underlying.code.rawValue }
+        if let error = error as? CocoaError {
+            if let underlying = error.underlying as? POSIXError {
+                errorCode = underlying.code.rawValue
+            } else {
+                switch error.code {
+                case .fileWriteOutOfSpace: errorCode = ENOSPC
+                case .fileWriteNoPermission, .fileReadNoPermission: errorCode = EACCES
+                case .fileWriteVolumeReadOnly: errorCode = EROFS
+                default: break
+                }
+            }
+        }
         let text = String(describing: error)
         if let errorCode {
-            let (code, remedy) = classify(errorCode)
-            return CheckpointError(code, "writing the checkpoint state into \(folder) failed: \(text)", remedy: remedy,
-                                   path: folder, osErrorCode: errorCode, fileID: fileID, line: line)
+            let (code, classRemedy) = classify(errorCode)
+            return CheckpointError(code, "\(context): \(text)", remedy: classRemedy, path: path, osErrorCode: errorCode, fileID: fileID, line: line)
         }
-        return CheckpointError(.writerFailed, "writing the checkpoint state into \(folder) failed: \(text)",
-                               remedy: "This is a failure of the model's state writer, not of the disk: see the message above",
-                               path: folder, fileID: fileID, line: line)
+        return CheckpointError(.writerFailed, "\(context): \(text)", remedy: remedy, path: path, fileID: fileID, line: line)
     }
 
     /// The same error, reported as the cause of an abandoned publish.

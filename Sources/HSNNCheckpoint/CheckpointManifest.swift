@@ -184,9 +184,14 @@ public struct CheckpointManifest: Sendable, Hashable, Codable {
         counters[Self.eventsTrainedCounter].map { $0.intValue ?? Int64($0.doubleValue) }
     }
 
+    /// `2026-11-29T04:02:17.123Z` from milliseconds, exactly (no floating-point rounding of the fraction).
     static func rfc3339(unixMilliseconds: Int64) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-            .format(Date(timeIntervalSince1970: Double(unixMilliseconds) / 1000))
+        let seconds = unixMilliseconds >= 0 ? unixMilliseconds / 1000 : (unixMilliseconds - 999) / 1000
+        let milliseconds = Int(unixMilliseconds - seconds * 1000)
+        var text = Date.ISO8601FormatStyle().format(Date(timeIntervalSince1970: Double(seconds)))
+        if text.hasSuffix("Z") { text.removeLast() }
+        let fraction = String(milliseconds)
+        return text + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
     }
 
     /// The manifest as written to disk: pretty-printed JSON with sorted keys and a final newline.

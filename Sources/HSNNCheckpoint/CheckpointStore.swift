@@ -360,7 +360,8 @@ public final class CheckpointStore: Sendable {
         } catch let crash as SimulatedCrash {
             throw crash
         } catch {
-            var failure = (error as? CheckpointError) ?? CheckpointError(.fileSystem, "\(error)", remedy: "Check the checkpoint directory", path: temporaryPath)
+            var failure = CheckpointError.wrapping(error, context: "publishing into \(path) failed", path: temporaryPath,
+                                                   otherwise: "Check the checkpoint directory and the log")
             if latestReplaced {
                 // LATEST already names the new version; only its durability is in doubt.
                 failure = CheckpointError(failure.code, "\(version.folderName) was published but \(failure.message)",
