@@ -77,7 +77,9 @@ let package = Package(
         .testTarget(name: "HSNNKafkaTests", dependencies: [
             "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
-        .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
+        .testTarget(name: "HSNNCheckpointTests", dependencies: [
+            "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
     ]
