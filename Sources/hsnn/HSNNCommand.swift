@@ -8,6 +8,9 @@ struct HSNNCommand: AsyncParsableCommand {
         subcommands: [
             // One subcommand per file in this folder.
             CheckpointCommand.self,
+            ConfigCommand.self,
+            DevBrokerCommand.self,
+            ProduceCommand.self,
         ]
     )
 }
