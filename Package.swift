@@ -68,6 +68,8 @@ let package = Package(
         .executableTarget(name: "hsnn", dependencies: [
             "HSNNDaemon", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
             "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
+        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
     ]

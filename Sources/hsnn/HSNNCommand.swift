@@ -11,6 +11,7 @@ struct HSNNCommand: AsyncParsableCommand {
             ConfigCommand.self,
             DevBrokerCommand.self,
             ProduceCommand.self,
+            SynthCommand.self,
         ]
     )
 }
