@@ -1,6 +1,7 @@
 import ArgumentParser
 
 /// `hsnn`: trains an HSNN retrieval model online from an event stream and publishes checkpoints.
+@main
 struct HSNNCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hsnn",
@@ -14,4 +15,9 @@ struct HSNNCommand: AsyncParsableCommand {
             SynthCommand.self,
         ]
     )
+
+    /// Entry point: parses the arguments and runs the chosen subcommand.
+    static func main() async {
+        await main(nil)
+    }
 }
