@@ -114,9 +114,13 @@ public struct BLASKernelReport: Sendable, Equatable, CustomStringConvertible {
         let slower = belowRecommended ? " (slower than \(recommendedCore ?? "") available on this CPU)" : ""
         switch selection {
         case .libraryChoice:
-            return "OpenBLAS kernel \(activeCore) kept: it suits this \(cpuLevel) CPU; \(check)"
+            if let active = OpenBLASCore.simdLevel(ofCore: activeCore), active < cpuLevel {
+                return "OpenBLAS kernel \(activeCore) kept: no faster family is selected automatically for "
+                    + "\(cpuLevel.displayName) CPUs; \(check)"
+            }
+            return "OpenBLAS kernel \(activeCore) kept: it suits this \(cpuLevel.displayName) CPU; \(check)"
         case .upgraded(let from, let to):
-            return "OpenBLAS kernel switched from \(from) to \(to) for this \(cpuLevel) CPU; \(check)"
+            return "OpenBLAS kernel switched from \(from) to \(to) for this \(cpuLevel.displayName) CPU; \(check)"
         case .userForced(let core):
             return "OpenBLAS kernel forced by OPENBLAS_CORETYPE=\(core), running \(activeCore)\(slower); \(check)"
         case .autoselectDisabled:

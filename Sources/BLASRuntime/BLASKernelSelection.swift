@@ -67,7 +67,7 @@ public enum BLASKernelSelection {
         case .stay(let outcome):
             selection = outcome
         case .reexecute(let coreType, let newMarker):
-            announce("OpenBLAS chose \(state.loadedCore) on a \(cpu.simdLevel) CPU; "
+            announce("OpenBLAS chose \(state.loadedCore) on a CPU with \(cpu.simdLevel.displayName); "
                 + "restarting with \(BLASEnvironment.coreType)=\(coreType ?? "") before verifying it")
             let code = host.reexecute(
                 arguments: arguments, environment: reexecEnvironment(environment, coreType: coreType, marker: newMarker))

@@ -12,6 +12,17 @@ public enum SIMDLevel: Int, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (lhs: SIMDLevel, rhs: SIMDLevel) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// The instruction set's usual spelling (`AVX-512`), for messages.
+    public var displayName: String {
+        switch self {
+        case .sse: "SSE"
+        case .avx: "AVX"
+        case .avx2: "AVX2"
+        case .avx512: "AVX-512"
+        }
+    }
+
+    /// Lower-case identifier (`avx512`), for structured logs.
     public var description: String {
         switch self {
         case .sse: "sse"

@@ -209,6 +209,25 @@ struct KernelSelectionTests {
         }
     }
 
+    @Test("summaries name the running kernel and what happened")
+    func summaries() throws {
+        let avx512 = SimulatedMachine(libraryChoice: "Prescott", cpuFlags: SimulatedMachine.avx512Flags)
+        let upgraded = try #require(avx512.run(environment: [:]).reports.last)
+        #expect(upgraded.summary == "OpenBLAS kernel switched from Prescott to SkylakeX for this AVX-512 CPU; GEMM self-check passed")
+        let forced = try #require(avx512.run(environment: ["OPENBLAS_CORETYPE": "Prescott"]).reports.last)
+        #expect(forced.summary.contains("OPENBLAS_CORETYPE=Prescott"))
+        #expect(forced.summary.contains("slower than SkylakeX"))
+        let optedOut = try #require(avx512.run(environment: ["HSNN_BLAS_AUTOSELECT": "0"]).reports.last)
+        #expect(optedOut.summary.contains("disabled by HSNN_BLAS_AUTOSELECT"))
+        let avxOnly = SimulatedMachine(libraryChoice: "Prescott", cpuFlags: ["avx"])
+        let kept = try #require(avxOnly.run(environment: [:]).reports.last)
+        #expect(kept.summary.contains("no faster family"))
+        var broken = SimulatedMachine(libraryChoice: "Haswell", cpuFlags: SimulatedMachine.avx2Flags)
+        broken.brokenCores = ["Haswell"]
+        let failing = try #require(broken.run(environment: [:]).reports.last)
+        #expect(failing.summary.contains("GEMM self-check FAILED"))
+    }
+
     @Test("the report logs as ordered dotted fields")
     func reportFields() throws {
         let machine = SimulatedMachine(libraryChoice: "Prescott", cpuFlags: SimulatedMachine.avx512Flags)
