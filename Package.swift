@@ -72,6 +72,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
