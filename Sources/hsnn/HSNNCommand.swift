@@ -15,6 +15,7 @@ struct HSNNCommand: AsyncParsableCommand {
             DevBrokerCommand.self,
             ProduceCommand.self,
             SynthCommand.self,
+            BenchCommand.self,
         ]
     )
 
