@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
+        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: ["HSNNKafka"]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),

@@ -26,6 +26,22 @@ enum SchemaKey: UInt8 {
     }
 
     var bit: UInt16 { 1 &<< UInt16(rawValue) }
+
+    var staticName: StaticString {
+        switch self {
+        case .type: "type"
+        case .op: "op"
+        case .itemID: "item_id"
+        case .eventID: "event_id"
+        case .requestID: "request_id"
+        case .userID: "user_id"
+        case .timestampMs: "ts_ms"
+        case .features: "features"
+        case .userFeatures: "user_features"
+        case .clicked: "clicked"
+        case .unknown: "?"
+        }
+    }
 }
 
 /// The kind of event named by `type`.
@@ -142,7 +158,21 @@ struct MessageParser {
         let start = pos
         var hasEscapes = false
         while true {
-            // Fast scan over plain bytes.
+            // Fast scan over plain bytes, eight at a time: stop at the first '"', '\\' or
+            // control character (the lowest flagged byte of the SWAR tests is always exact).
+            while pos + 8 <= count {
+                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                let quote = word ^ 0x2222_2222_2222_2222
+                let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+                let flags = ((quote &- 0x0101_0101_0101_0101) & ~quote
+                    | (backslash &- 0x0101_0101_0101_0101) & ~backslash
+                    | (word &- 0x2020_2020_2020_2020) & ~word) & 0x8080_8080_8080_8080
+                if flags != 0 {
+                    pos += flags.trailingZeroBitCount >> 3
+                    break
+                }
+                pos += 8
+            }
             while pos < count {
                 let b = base[pos]
                 if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
@@ -474,23 +504,24 @@ struct MessageParser {
     private func schemaKey(_ token: StringToken) -> SchemaKey {
         if token.hasEscapes { return schemaKey(named: unescape(token)) }
         let s = token.start
-        switch token.rawCount {
-        case 2: return bytesEqual(s, 2, "op") ? .op : .unknown
-        case 4: return bytesEqual(s, 4, "type") ? .type : .unknown
-        case 5: return bytesEqual(s, 5, "ts_ms") ? .timestampMs : .unknown
-        case 7:
-            if bytesEqual(s, 7, "item_id") { return .itemID }
-            if bytesEqual(s, 7, "user_id") { return .userID }
-            if bytesEqual(s, 7, "clicked") { return .clicked }
-            return .unknown
-        case 8:
-            if bytesEqual(s, 8, "event_id") { return .eventID }
-            if bytesEqual(s, 8, "features") { return .features }
-            return .unknown
-        case 10: return bytesEqual(s, 10, "request_id") ? .requestID : .unknown
-        case 13: return bytesEqual(s, 13, "user_features") ? .userFeatures : .unknown
+        let n = token.rawCount
+        guard n >= 2 else { return .unknown }
+        // Length and first byte single out the one candidate; then compare all bytes.
+        let candidate: SchemaKey
+        switch (n, base[s]) {
+        case (2, UInt8(ascii: "o")): candidate = .op
+        case (4, UInt8(ascii: "t")): candidate = .type
+        case (5, UInt8(ascii: "t")): candidate = .timestampMs
+        case (7, UInt8(ascii: "i")): candidate = .itemID
+        case (7, UInt8(ascii: "u")): candidate = .userID
+        case (7, UInt8(ascii: "c")): candidate = .clicked
+        case (8, UInt8(ascii: "e")): candidate = .eventID
+        case (8, UInt8(ascii: "f")): candidate = .features
+        case (10, UInt8(ascii: "r")): candidate = .requestID
+        case (13, UInt8(ascii: "u")): candidate = .userFeatures
         default: return .unknown
         }
+        return bytesEqual(s, n, candidate.staticName) ? candidate : .unknown
     }
 
     private func schemaKey(named name: String) -> SchemaKey {

@@ -247,3 +247,46 @@ struct DecoderFailureTests {
         #expect(f?.description.hasPrefix("wrong_type: 'item_id' must be a string or an integer, found an array") == true)
     }
 }
+
+@Suite("EventDecoder: string scanning at every alignment")
+struct StringScanTests {
+    @Test func specialCharactersAtEveryOffset() throws {
+        let decoder = testDecoder()
+        let specials: [(raw: String, decoded: String)] = [("\\\"", "\""), ("\\\\", "\\"), ("\\n", "\n"), ("é", "é"), ("😀", "😀"), ("\\u0000", "\u{0}")]
+        for prefixLength in 0..<20 {
+            for suffixLength in 0..<10 {
+                for (raw, decoded) in specials {
+                    let prefix = String(repeating: "p", count: prefixLength)
+                    let suffix = String(repeating: "s", count: suffixLength)
+                    let line = #"{"type":"click","event_id":"\#(prefix)\#(raw)\#(suffix)","ts_ms":1,"user_id":"u","item_id":"i"}"#
+                    guard case .click(let click) = try decoder.decode(line) else {
+                        Issue.record("not a click")
+                        continue
+                    }
+                    #expect(click.eventID == prefix + decoded + suffix)
+                }
+                // A raw control character at any offset is rejected.
+                let bytes = Array(#"{"type":"click","event_id":""#.utf8) + [UInt8](repeating: 0x61, count: prefixLength) + [0x01]
+                    + [UInt8](repeating: 0x62, count: suffixLength) + Array(#"","ts_ms":1,"user_id":"u","item_id":"i"}"#.utf8)
+                #expect(failure(bytes)?.reason == .notJSON)
+            }
+        }
+    }
+}
+
+@Suite("DecodeBenchmark")
+struct DecodeBenchmarkTests {
+    @Test func generatedMessagesDecodeEverywhere() {
+        let result = DecodeBenchmark.run(.init(messageCount: 300, runs: 1, minimumRunSeconds: 0.001))
+        #expect(result.measurements.map(\.name) == [
+            "hsnn.impressions", "hsnn.mixed", "foundation.jsonserialization.impressions", "foundation.jsondecoder.impressions",
+        ])
+        for m in result.measurements {
+            #expect(m.failures == 0, "\(m.name) rejected generated messages")
+            #expect(m.eventsPerSecond > 0 && m.eventsPerCPUSecond > 0)
+        }
+        #expect(result.meanImpressionBytes > 150)
+        #expect(result.jsonLine.hasPrefix("{\"benchmark\":\"decode\""))
+        #expect(result.speedupOverJSONSerialization != nil)
+    }
+}
