@@ -7,6 +7,7 @@ struct HSNNCommand: AsyncParsableCommand {
         abstract: "Online training of a Hierarchical Structured Neural Network retrieval model.",
         subcommands: [
             // One subcommand per file in this folder.
+            SynthCommand.self,
         ]
     )
 }
