@@ -1,26 +1,35 @@
 import Foundation
 import HSNNEvents
+import HSNNKafka
+import HSNNOps
 import HSNNStream
 import Logging
 import Metrics
 import Synchronization
 
-/// Turns a raw record into an event, or a reason (a metric label) and a message.
-public typealias RecordDecoder = @Sendable (SourceRecord) -> Result<Event, RecordDecodeError>
-
-/// Why a record was refused.
-public struct RecordDecodeError: Error, Sendable {
-    /// Stable, machine-readable reason, used as the `reason` label of `hsnn_ingest_malformed_total`.
-    public var reason: String
-    public var message: String
-
-    public init(reason: String, message: String) {
-        self.reason = reason
-        self.message = message
+/// One decoded record on its way from the poller to the trainer.
+struct IngestItem: Sendable {
+    enum Payload: Sendable {
+        case event(Event)
+        /// The record could not be used; it still advances the offset.
+        case malformed
     }
+
+    var partition: StreamPartition
+    var offset: Int64
+    var payload: Payload
 }
 
-/// Polls the ``EventSource`` on a dedicated thread (never the Swift cooperative pool),
+/// A record that could not be decoded, copied for the dead-letter topic.
+struct RejectedRecord: Sendable {
+    var partition: StreamPartition
+    var offset: Int64
+    var key: [UInt8]?
+    var value: [UInt8]?
+    var error: RecordDecodeError
+}
+
+/// Polls the Kafka consumer on a dedicated thread (never the Swift cooperative pool),
 /// decodes records and hands them to the trainer through the ``IngestQueue``.
 ///
 /// It never waits on training: when the queue is full it pauses every assigned
@@ -28,31 +37,38 @@ public struct RecordDecodeError: Error, Sendable {
 /// `max.poll.interval.ms` is never exceeded because training is slow), holds what was
 /// already fetched, and resumes once the queue drains below its low-water mark.
 final class IngestPoller: @unchecked Sendable {
-    // @unchecked: `held` and `paused` are only touched by the polling thread.
-    private let source: any EventSource
+    // @unchecked: `held` and `paused` are only touched by the polling thread (the loop
+    // and the rebalance callbacks that run inside its `poll`).
+    private let consumer: KafkaConsumer
     private let queue: IngestQueue<IngestItem>
-    private let decode: RecordDecoder
-    private let logger: Logger
+    private let decoder: KafkaRecordDecoder
     private let status: DaemonStatusBoard
-    private let deadLetter: (@Sendable (SourceRecord, RecordDecodeError) -> Void)?
-    private let pollTimeoutMs: Int
+    private let deadLetter: (@Sendable (RejectedRecord) -> Void)?
+    private let pollTimeout: Duration
     private let stopRequested = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private var held: [IngestItem] = []
     private var paused = false
-    private let logLimiter = LogRateLimiter(linesPerInterval: 10, intervalSeconds: 10)
+    private let logger: Logger
+    private let badInputLog: RateLimitedLogger
+    private let pollErrors = Counter(label: "hsnn_ingest_poll_errors_total")
+    private let pauses = Counter(label: "hsnn_ingest_backpressure_pauses_total")
+    private let recordsIn = Counter(label: "hsnn_ingest_records_total")
 
     init(
-        source: any EventSource, queue: IngestQueue<IngestItem>, decode: @escaping RecordDecoder, pollTimeoutMs: Int,
-        status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (SourceRecord, RecordDecodeError) -> Void)?
+        consumer: KafkaConsumer, queue: IngestQueue<IngestItem>, decoder: KafkaRecordDecoder, pollTimeout: Duration,
+        status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?
     ) {
-        self.source = source
+        self.consumer = consumer
         self.queue = queue
-        self.decode = decode
-        self.pollTimeoutMs = pollTimeoutMs
+        self.decoder = decoder
+        self.pollTimeout = pollTimeout
         self.status = status
         self.logger = logger
         self.deadLetter = deadLetter
+        self.badInputLog = RateLimitedLogger(
+            logger: logger, limiter: LogRateLimiter(limit: 10, interval: .seconds(10)),
+            suppressedCounter: Counter(label: "hsnn_log_suppressed_total"))
     }
 
     func start() {
@@ -64,13 +80,14 @@ final class IngestPoller: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops polling; returns once the loop has exited. The source stays open.
+    /// Stops polling; returns once the loop has exited. The consumer stays open.
     func stop() {
         stopRequested.withLock { $0 = true }
         finished.wait()
     }
 
-    /// Drops records of `partitions` that were fetched but not yet handed over (revoked).
+    /// Drops records of `partitions` fetched but not yet handed over (they were revoked).
+    /// Call on the polling thread (rebalance callbacks run there).
     func forget(_ partitions: Set<StreamPartition>) {
         held.removeAll { partitions.contains($0.partition) }
     }
@@ -80,33 +97,37 @@ final class IngestPoller: @unchecked Sendable {
         defer { status.modify { $0.consuming = false } }
         while !stopRequested.withLock({ $0 }) {
             if !held.isEmpty { flushHeld() }
-            if paused, held.isEmpty, queue.hasRoom {
-                source.resume(source.assignment())
-                paused = false
-                status.modify { $0.pausedForBackpressure = false }
-                logger.debug("resumed partitions", metadata: ["ingest.queued": "\(queue.count)"])
-            }
-            let record: SourceRecord?
+            if paused, held.isEmpty, queue.hasRoom { setPaused(false) }
+            let item: IngestItem?
             do {
-                record = try source.poll(timeoutMs: paused ? min(pollTimeoutMs, 100) : pollTimeoutMs)
-            } catch {
-                if logLimiter.allow("poll") {
-                    logger.warning("polling failed; retrying", metadata: ["error": "\(error)"])
+                item = try consumer.poll(timeout: paused ? min(pollTimeout, .milliseconds(100)) : pollTimeout) { view in
+                    self.ingest(view)
                 }
-                Counter(label: "hsnn_ingest_poll_errors_total").increment()
+            } catch {
+                pollErrors.increment()
+                badInputLog.warning(key: "poll", "polling failed; retrying", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.1)
                 continue
             }
-            guard let record else { continue }
-            let item = IngestItem(partition: record.partition, offset: record.offset, payload: decodePayload(record))
+            guard let item else { continue }
+            recordsIn.increment()
             if held.isEmpty, queue.offer(item) { continue }
             held.append(item)
-            if !paused {
-                source.pause(source.assignment())
-                paused = true
-                status.modify { $0.pausedForBackpressure = true }
-                Counter(label: "hsnn_ingest_backpressure_pauses_total").increment()
-                logger.debug("training queue full; paused partitions", metadata: ["ingest.queued": "\(queue.count)"])
-            }
+            if !paused { setPaused(true) }
+        }
+    }
+
+    private func setPaused(_ pause: Bool) {
+        do {
+            let assignment = try consumer.assignment()
+            if pause { try consumer.pause(assignment) } else { try consumer.resume(assignment) }
+            paused = pause
+            status.modify { $0.pausedForBackpressure = pause }
+            if pause { pauses.increment() }
+            logger.debug(pause ? "training queue full; paused partitions" : "resumed partitions",
+                         metadata: ["ingest.queued": "\(queue.count)"])
+        } catch {
+            logger.warning("could not \(pause ? "pause" : "resume") partitions", metadata: ["error": "\(error)"])
         }
     }
 
@@ -119,47 +140,24 @@ final class IngestPoller: @unchecked Sendable {
         held.removeFirst(handed)
     }
 
-    private func decodePayload(_ record: SourceRecord) -> IngestItem.Payload {
-        switch decode(record) {
+    private func ingest(_ view: borrowing KafkaMessageView) -> IngestItem {
+        let partition = StreamPartition(topic: view.topic, partition: view.partition)
+        switch decoder.decode(view) {
         case .success(let event):
-            return .event(event)
+            return IngestItem(partition: partition, offset: view.offset, payload: .event(event))
         case .failure(let error):
             Counter(label: "hsnn_ingest_malformed_total", dimensions: [("reason", error.reason)]).increment()
             status.modify { $0.malformed[error.reason, default: 0] += 1 }
-            if logLimiter.allow(error.reason) {
-                logger.warning("skipped malformed record", metadata: [
-                    "kafka.topic": "\(record.partition.topic)", "kafka.partition": "\(record.partition.partition)",
-                    "kafka.offset": "\(record.offset)", "ingest.reason": "\(error.reason)", "error": "\(error.message)",
-                ])
+            badInputLog.warning(key: error.reason, "skipped malformed record", metadata: [
+                "kafka.topic": "\(view.topic)", "kafka.partition": "\(view.partition)",
+                "kafka.offset": "\(view.offset)", "ingest.reason": "\(error.reason)", "error": "\(error.message)",
+            ])
+            if let deadLetter {
+                deadLetter(RejectedRecord(
+                    partition: partition, offset: view.offset, key: view.key.map { Array($0) },
+                    value: view.value.map { Array($0) }, error: error))
             }
-            deadLetter?(record, error)
-            return .malformed
-        }
-    }
-}
-
-/// Allows at most `linesPerInterval` log lines per key per interval and counts the rest.
-final class LogRateLimiter: Sendable {
-    private struct Window { var start: Date; var count: Int; var suppressed: Int }
-    private let windows = Mutex([String: Window]())
-    private let linesPerInterval: Int
-    private let intervalSeconds: Double
-
-    init(linesPerInterval: Int, intervalSeconds: Double) {
-        self.linesPerInterval = linesPerInterval
-        self.intervalSeconds = intervalSeconds
-    }
-
-    /// Whether a line for `key` may be logged now.
-    func allow(_ key: String, now: Date = Date()) -> Bool {
-        windows.withLock { windows in
-            var w = windows[key] ?? Window(start: now, count: 0, suppressed: 0)
-            if now.timeIntervalSince(w.start) >= intervalSeconds { w = Window(start: now, count: 0, suppressed: 0) }
-            w.count += 1
-            let allowed = w.count <= linesPerInterval
-            if !allowed { w.suppressed += 1 }
-            windows[key] = w
-            return allowed
+            return IngestItem(partition: partition, offset: view.offset, payload: .malformed)
         }
     }
 }

@@ -1,5 +1,17 @@
 import HSNNEvents
-import HSNNStream
+import HSNNKafka
+
+/// Why a record was refused.
+public struct RecordDecodeError: Error, Sendable {
+    /// Stable, machine-readable reason, used as the `reason` label of `hsnn_ingest_malformed_total`.
+    public var reason: String
+    public var message: String
+
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+}
 
 /// Decodes Kafka records of the events and catalog topics into events.
 ///
@@ -16,21 +28,19 @@ public struct KafkaRecordDecoder: Sendable {
         self.catalogTopic = catalogTopic
     }
 
-    /// Decodes `record`.
-    public func decode(_ record: SourceRecord) -> Result<Event, RecordDecodeError> {
+    /// Decodes the record lent by the consumer, without copying its value.
+    public func decode(_ record: borrowing KafkaMessageView) -> Result<Event, RecordDecodeError> {
         guard let value = record.value else {
-            guard record.partition.topic == catalogTopic else {
+            guard record.topic == catalogTopic else {
                 return .failure(RecordDecodeError(reason: "tombstone_outside_catalog",
-                    message: "a null-value record on \(record.partition.topic); only the catalog topic \(catalogTopic) deletes items by tombstone"))
+                    message: "a null-value record on \(record.topic); only the catalog topic \(catalogTopic) deletes items by tombstone"))
             }
-            guard let key = record.key, !key.isEmpty, let itemID = String(validating: key, as: UTF8.self) else {
+            guard let key = record.key, key.count > 0, let itemID = String(validating: key, as: UTF8.self) else {
                 return .failure(RecordDecodeError(reason: "tombstone_without_key",
                     message: "a catalog tombstone needs the item id as its UTF-8 key"))
             }
-            return .success(.item(ItemEvent(op: .delete, itemID: itemID, timestampMs: max(0, record.timestampMs))))
+            return .success(.item(ItemEvent(op: .delete, itemID: itemID, timestampMs: max(0, record.timestampMilliseconds ?? 0))))
         }
-        return value.withUnsafeBytes { bytes in
-            decoder.decodeResult(bytes).mapError { RecordDecodeError(reason: $0.reason.rawValue, message: $0.description) }
-        }
+        return decoder.decodeResult(value).mapError { RecordDecodeError(reason: $0.reason.rawValue, message: $0.description) }
     }
 }

@@ -5,29 +5,26 @@ import Logging
 import Metrics
 import Synchronization
 
-/// One decoded record on its way from the poller to the trainer.
-struct IngestItem: Sendable {
-    enum Payload: Sendable {
-        case event(Event)
-        /// The record could not be used; it still advances the offset.
-        case malformed
-    }
-
-    var partition: StreamPartition
-    var offset: Int64
-    var payload: Payload
+/// A learner whose complete state can be captured for a checkpoint.
+public protocol CheckpointableLearner: OnlineLearner {
+    /// A consistent deep copy, quick to take; written later from another thread.
+    func makeSnapshot() -> any LearnerSnapshot
 }
 
-/// A learner whose complete state can be captured for a checkpoint.
-public protocol SnapshottingLearner: OnlineLearner {
-    associatedtype Snapshot: Sendable
-    /// A consistent deep copy, quick to take; written later from another thread.
-    func makeSnapshot() -> Snapshot
+/// A learner's state captured at one instant, written to a checkpoint folder off the training thread.
+public protocol LearnerSnapshot: Sendable {
+    /// Writes the state's files into `folder` (which exists and is empty).
+    /// - Throws: when a file cannot be written.
+    func write(to folder: URL) throws
+    /// The model and index configuration, for the manifest.
+    var configurationJSON: [String: String] { get }
+    /// Index health and other statistics, for the manifest.
+    var statistics: [String: Double] { get }
 }
 
 /// Everything a checkpoint holds, captured at one instant on the training thread.
-public struct EngineSnapshot<LearnerSnapshot: Sendable>: Sendable {
-    public var learner: LearnerSnapshot
+public struct EngineSnapshot: Sendable {
+    public var learner: any LearnerSnapshot
     public var pipeline: TrainingPipeline.State
     public var takenAt: Date
     /// How long training paused to take it.
@@ -37,22 +34,21 @@ public struct EngineSnapshot<LearnerSnapshot: Sendable>: Sendable {
 /// Runs the training loop on a dedicated thread: takes decoded records from the ingest
 /// queue, feeds the ``TrainingPipeline``, and takes snapshots on the checkpoint cadence.
 ///
-/// `trainingLock` is held while records are processed; the polling thread takes it on a
-/// rebalance so that revocation sees no work in flight.
-final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
+/// `trainingLock` is held while records are processed; a rebalance or shutdown takes it
+/// so that it sees no work in flight.
+final class TrainingEngine: @unchecked Sendable {
     // @unchecked: `pipeline`, `learner`, `lastSnapshotAt` and `eventsAtLastSnapshot` are
     // only touched with `trainingLock` held.
-    let pipeline: TrainingPipeline
-    let learner: Learner
-    let queue: IngestQueue<IngestItem>
-    let trainingLock = NSLock()
-    private let logger: Logger
+    private let pipeline: TrainingPipeline
+    private let learner: any CheckpointableLearner
+    private let queue: IngestQueue<IngestItem>
+    private let trainingLock = NSLock()
     private let chunkSize: Int
     private let snapshotEverySeconds: Double
     private let snapshotEveryEvents: Int64
-    private let onSnapshot: @Sendable (EngineSnapshot<Learner.Snapshot>) -> Void
+    private let onSnapshot: @Sendable (EngineSnapshot) -> Void
     private var lastSnapshotAt = Date()
-    private var eventsAtLastSnapshot: Int64 = 0
+    private var eventsAtLastSnapshot: Int64
     private let stopRequested = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private let status: DaemonStatusBoard
@@ -60,12 +56,15 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
     private let examplesCounter = Counter(label: "hsnn_examples_trained_total")
     private let positivesCounter = Counter(label: "hsnn_positives_trained_total")
     private let eventsCounter = Counter(label: "hsnn_events_processed_total")
+    private let malformedSkipped = Counter(label: "hsnn_records_skipped_total")
     private let snapshotPause = Timer(label: "hsnn_checkpoint_snapshot_pause_seconds")
 
+    /// - Parameter onSnapshot: called on the training thread with each cadence snapshot;
+    ///   it must hand the snapshot off quickly (the writing happens elsewhere).
     init(
-        pipeline: TrainingPipeline, learner: Learner, queue: IngestQueue<IngestItem>, chunkSize: Int = 512,
-        snapshotEverySeconds: Double, snapshotEveryEvents: Int64, status: DaemonStatusBoard, logger: Logger,
-        onSnapshot: @escaping @Sendable (EngineSnapshot<Learner.Snapshot>) -> Void
+        pipeline: TrainingPipeline, learner: any CheckpointableLearner, queue: IngestQueue<IngestItem>, chunkSize: Int = 512,
+        snapshotEverySeconds: Double, snapshotEveryEvents: Int64, status: DaemonStatusBoard,
+        onSnapshot: @escaping @Sendable (EngineSnapshot) -> Void
     ) {
         self.pipeline = pipeline
         self.learner = learner
@@ -74,7 +73,6 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
         self.snapshotEverySeconds = snapshotEverySeconds
         self.snapshotEveryEvents = snapshotEveryEvents
         self.status = status
-        self.logger = logger
         self.onSnapshot = onSnapshot
         self.eventsAtLastSnapshot = pipeline.counters.events
     }
@@ -90,7 +88,9 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
         thread.start()
     }
 
-    /// Asks the loop to stop after its current chunk; waits until it has.
+    /// Stops the loop after its current chunk and waits until it has. Records still
+    /// queued are not processed: their offsets are not in the state, so they are read
+    /// again after a restart.
     func stop() {
         stopRequested.withLock { $0 = true }
         queue.close()
@@ -119,13 +119,18 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
             examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
             positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
             eventsCounter.increment(by: Int(after.events - before.events))
+            malformedSkipped.increment(by: Int(after.skippedMalformed - before.skippedMalformed))
             snapshotIfDue()
         }
     }
 
     private func snapshotIfDue() {
         trainingLock.lock()
-        guard isSnapshotDue() else {
+        let events = pipeline.counters.events
+        let dueByEvents = snapshotEveryEvents > 0 && events - eventsAtLastSnapshot >= snapshotEveryEvents
+        let dueByTime = snapshotEverySeconds > 0 && events > eventsAtLastSnapshot
+            && Date().timeIntervalSince(lastSnapshotAt) >= snapshotEverySeconds
+        guard dueByEvents || dueByTime else {
             trainingLock.unlock()
             return
         }
@@ -134,22 +139,13 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
         onSnapshot(snapshot)
     }
 
-    private func isSnapshotDue() -> Bool {
-        let events = pipeline.counters.events
-        let dueByEvents = snapshotEveryEvents > 0 && events - eventsAtLastSnapshot >= snapshotEveryEvents
-        let dueByTime = snapshotEverySeconds > 0 && Date().timeIntervalSince(lastSnapshotAt) >= snapshotEverySeconds
-            && events > eventsAtLastSnapshot
-        return dueByEvents || dueByTime
-    }
-
-    /// Pauses training between chunks and captures learner and pipeline state together
-    /// (rebalance, shutdown, and the cadence above).
-    func snapshot() -> EngineSnapshot<Learner.Snapshot> {
+    /// Pauses training between chunks and captures learner and pipeline state together.
+    func snapshot() -> EngineSnapshot {
         trainingLock.lock(); defer { trainingLock.unlock() }
         return takeSnapshotLocked()
     }
 
-    private func takeSnapshotLocked() -> EngineSnapshot<Learner.Snapshot> {
+    private func takeSnapshotLocked() -> EngineSnapshot {
         let start = ContinuousClock.now
         let learnerSnapshot = learner.makeSnapshot()
         let state = pipeline.state()
@@ -161,7 +157,7 @@ final class TrainingEngine<Learner: SnapshottingLearner>: @unchecked Sendable {
         return EngineSnapshot(learner: learnerSnapshot, pipeline: state, takenAt: lastSnapshotAt, pauseSeconds: seconds)
     }
 
-    /// Runs `body` with training paused between chunks (used on rebalance).
+    /// Runs `body` with training paused between chunks (rebalances).
     func withTrainingPaused<T>(_ body: (TrainingPipeline) throws -> T) rethrows -> T {
         trainingLock.lock(); defer { trainingLock.unlock() }
         return try body(pipeline)

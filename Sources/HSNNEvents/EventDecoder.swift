@@ -8,8 +8,10 @@ import Darwin
 ///
 /// The decoder is a single-pass byte-level parser: it validates UTF-8 and the full JSON
 /// grammar, checks the event schema and the ``DecoderLimits``, and allocates only the Strings
-/// and arrays of the resulting event. It is a value type with no mutable state, safe to share
-/// between threads.
+/// and arrays of the resulting event. Strings of up to 15 UTF-8 bytes (typical feature names and
+/// values, numeric ids) are stored inline by Swift, so they allocate nothing and need no interning;
+/// a typical impression costs one allocation for its features plus one per longer identifier.
+/// It is a value type with no mutable state, safe to share between threads.
 ///
 /// Schema rules beyond the field list of the README:
 /// - identifiers (`item_id`, `event_id`, `request_id`, `user_id`) are non-empty JSON strings or
@@ -39,9 +41,16 @@ public struct EventDecoder: Sendable {
     }
 
     /// The system's real-time clock in milliseconds since the Unix epoch.
+    ///
+    /// On Linux this reads the coarse real-time clock (a few milliseconds of resolution, several
+    /// times cheaper than the precise one), which is ample for a future-skew check.
     @Sendable public static func systemClockMilliseconds() -> Int64 {
         var now = timespec()
+        #if os(Linux)
+        clock_gettime(CLOCK_REALTIME_COARSE, &now)
+        #else
         clock_gettime(CLOCK_REALTIME, &now)
+        #endif
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
@@ -137,7 +146,7 @@ public struct EventDecoder: Sendable {
                       message: "required field '\(key.jsonName)' is missing" + (kind.map { " from the \($0) event" } ?? ""))
     }
 
-    private func assembleEvent(_ fields: ParsedFields, nowMs: Int64) throws(DecodeFailure) -> Event {
+    private func assembleEvent(_ fields: consuming ParsedFields, nowMs: Int64) throws(DecodeFailure) -> Event {
         guard let kind = fields.kind else { throw missing(.type) }
         let event: Event
         switch kind {

@@ -118,6 +118,13 @@ struct MessageParser {
         }
     }
 
+    /// Builds a failure out of line, so the hot paths stay small; `message` runs only here.
+    @inline(never)
+    func fail(_ reason: DecodeFailure.Reason, field: String?, at offset: Int?, _ message: () -> String) -> DecodeFailure {
+        DecodeFailure(reason: reason, field: field, message: message(), byteOffset: offset)
+    }
+
+    @inline(never)
     func syntaxError(_ expected: String) -> DecodeFailure {
         if pos >= count {
             return DecodeFailure(reason: .notJSON, message: "truncated JSON: input ended where \(expected) was expected",
@@ -153,20 +160,48 @@ struct MessageParser {
     // MARK: Strings
 
     /// Scans a string at the cursor (which must be at `"`), validating escapes.
+    ///
+    /// The common case, a plain string closed within the message, is handled inline; escapes,
+    /// control characters and strings near the end of the message take the general path.
+    @inline(__always)
     mutating func scanString() throws(DecodeFailure) -> StringToken {
-        pos += 1
-        let start = pos
+        let start = pos + 1
+        var p = start
+        while p + 8 <= count {
+            let flags = specialByteFlags(UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+            if flags != 0 {
+                p += flags.trailingZeroBitCount >> 3
+                if base[p] == UInt8(ascii: "\"") {
+                    pos = p + 1
+                    return StringToken(start: start, end: p, hasEscapes: false)
+                }
+                break
+            }
+            p += 8
+        }
+        return try scanStringGeneral(start: start, from: p)
+    }
+
+    /// Flags (bit 7 of each byte) the bytes of `word` that are '"', '\\' or control characters.
+    /// Only the lowest flagged byte is exact, which is all the scanners use.
+    @inline(__always) func specialByteFlags(_ word: UInt64) -> UInt64 {
+        let quote = word ^ 0x2222_2222_2222_2222
+        let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+        return ((quote &- 0x0101_0101_0101_0101) & ~quote
+            | (backslash &- 0x0101_0101_0101_0101) & ~backslash
+            | (word &- 0x2020_2020_2020_2020) & ~word) & 0x8080_8080_8080_8080
+    }
+
+    /// The general string scanner, resuming at `from` (no special byte lies in `start..<from`).
+    @inline(never)
+    mutating func scanStringGeneral(start: Int, from: Int) throws(DecodeFailure) -> StringToken {
+        pos = from
         var hasEscapes = false
         while true {
             // Fast scan over plain bytes, eight at a time: stop at the first '"', '\\' or
             // control character (the lowest flagged byte of the SWAR tests is always exact).
             while pos + 8 <= count {
-                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                let quote = word ^ 0x2222_2222_2222_2222
-                let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
-                let flags = ((quote &- 0x0101_0101_0101_0101) & ~quote
-                    | (backslash &- 0x0101_0101_0101_0101) & ~backslash
-                    | (word &- 0x2020_2020_2020_2020) & ~word) & 0x8080_8080_8080_8080
+                let flags = specialByteFlags(UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
                 if flags != 0 {
                     pos += flags.trailingZeroBitCount >> 3
                     break
@@ -182,9 +217,7 @@ struct MessageParser {
             let b = base[pos]
             if b == UInt8(ascii: "\"") { break }
             if b < 0x20 {
-                throw DecodeFailure(reason: .notJSON,
-                                    message: "invalid JSON: unescaped control character \(describeByte(b)) in a string",
-                                    byteOffset: pos)
+                throw fail(.notJSON, field: nil, at: pos) { "invalid JSON: unescaped control character \(describeByte(b)) in a string" }
             }
             // Backslash escape.
             hasEscapes = true
@@ -216,6 +249,7 @@ struct MessageParser {
         return StringToken(start: start, end: end, hasEscapes: hasEscapes)
     }
 
+    @inline(never)
     private func unpairedSurrogate(at offset: Int) -> DecodeFailure {
         DecodeFailure(reason: .invalidUTF8, message: "a \\u escape encodes an unpaired UTF-16 surrogate", byteOffset: offset)
     }
@@ -246,6 +280,7 @@ struct MessageParser {
         return string
     }
 
+    @inline(never)
     private func stringTooLong(_ length: Int, field: String, at offset: Int) -> DecodeFailure {
         DecodeFailure(reason: .stringTooLong, field: field,
                       message: "'\(field)': a string of \(length) bytes exceeds the limit of \(limits.maxStringBytes) bytes",
@@ -331,6 +366,7 @@ struct MessageParser {
         return NumberToken(start: start, end: pos, isNegative: negative, isInteger: isInteger)
     }
 
+    @inline(never)
     func nonFiniteLiteral(field: String?, at offset: Int) -> DecodeFailure {
         DecodeFailure(reason: .nonFiniteNumber, field: field,
                       message: "\(field.map { "'\($0)': " } ?? "")NaN and Infinity are not valid JSON numbers",
@@ -397,6 +433,7 @@ struct MessageParser {
         }
     }
 
+    @inline(never)
     private func tooDeep() -> DecodeFailure {
         DecodeFailure(reason: .tooDeep, message: "arrays/objects nest deeper than the limit of \(maxDepth) levels",
                       byteOffset: pos)
@@ -404,6 +441,7 @@ struct MessageParser {
 
     /// The error for a value of the wrong kind at the cursor: non-finite literals and syntax
     /// errors are reported as such, any other JSON value as `wrong_type` naming what was found.
+    @inline(never)
     func unexpectedValue(field: String, expected: String) -> DecodeFailure {
         var probe = self
         let found: String
@@ -461,8 +499,7 @@ struct MessageParser {
                     try skipValue(depth: 1)
                 } else {
                     if fields.seen & key.bit != 0 {
-                        throw DecodeFailure(reason: .duplicateField, field: key.jsonName,
-                                            message: "'\(key.jsonName)' appears more than once", byteOffset: keyToken.start - 1)
+                        throw fail(.duplicateField, field: key.jsonName, at: keyToken.start - 1) { "'\(key.jsonName)' appears more than once" }
                     }
                     fields.seen |= key.bit
                     try parseField(key, into: &fields)
@@ -476,13 +513,13 @@ struct MessageParser {
         }
         skipWhitespace()
         guard pos == count else {
-            throw DecodeFailure(reason: .notJSON, message: "invalid JSON: unexpected data after the top-level object",
-                                byteOffset: pos)
+            throw fail(.notJSON, field: nil, at: pos) { "invalid JSON: unexpected data after the top-level object" }
         }
         return fields
     }
 
     /// The failure for a message whose top-level value is not an object.
+    @inline(never)
     private mutating func notAnObject() throws(DecodeFailure) -> DecodeFailure {
         let kind: String
         switch peek() {
@@ -582,9 +619,7 @@ struct MessageParser {
             default: break
             }
         }
-        throw DecodeFailure(reason: .unknownType, field: "type",
-                            message: "'type' is \(quotedExcerpt(token)); expected \"item\", \"impression\" or \"click\"",
-                            byteOffset: token.start - 1)
+        throw fail(.unknownType, field: "type", at: token.start - 1) { "'type' is \(quotedExcerpt(token)); expected \"item\", \"impression\" or \"click\"" }
     }
 
     private mutating func parseOperation() throws(DecodeFailure) -> ItemEvent.Operation {
@@ -596,9 +631,7 @@ struct MessageParser {
         } else if let op = ItemEvent.Operation(rawValue: unescape(token)) {
             return op
         }
-        throw DecodeFailure(reason: .unknownOperation, field: "op",
-                            message: "'op' is \(quotedExcerpt(token)); expected \"upsert\" or \"delete\"",
-                            byteOffset: token.start - 1)
+        throw fail(.unknownOperation, field: "op", at: token.start - 1) { "'op' is \(quotedExcerpt(token)); expected \"upsert\" or \"delete\"" }
     }
 
     /// A short, printable rendering of a string token for messages.
@@ -615,18 +648,14 @@ struct MessageParser {
         if b == UInt8(ascii: "\"") {
             let token = try scanString()
             guard token.rawCount > 0 else {
-                throw DecodeFailure(reason: .invalidID, field: key.jsonName,
-                                    message: "'\(key.jsonName)' is an empty string; identifiers must not be empty",
-                                    byteOffset: token.start - 1)
+                throw fail(.invalidID, field: key.jsonName, at: token.start - 1) { "'\(key.jsonName)' is an empty string; identifiers must not be empty" }
             }
             return try makeString(token, field: key.jsonName)
         }
         if b == UInt8(ascii: "-") || isDigit(b) {
             let token = try scanNumber(field: key.jsonName)
             guard token.isInteger else {
-                throw DecodeFailure(reason: .wrongType, field: key.jsonName,
-                                    message: "'\(key.jsonName)' must be a string or a plain integer, found a number with a fraction or exponent",
-                                    byteOffset: token.start)
+                throw fail(.wrongType, field: key.jsonName, at: token.start) { "'\(key.jsonName)' must be a string or a plain integer, found a number with a fraction or exponent" }
             }
             let length = token.end - token.start
             guard length <= limits.maxStringBytes else {
@@ -647,9 +676,7 @@ struct MessageParser {
         let base = self.base
         let text = { String(decoding: UnsafeBufferPointer(start: base + token.start, count: token.end - token.start), as: UTF8.self) }
         guard token.isInteger else {
-            throw DecodeFailure(reason: .invalidTimestamp, field: "ts_ms",
-                                message: "'ts_ms' must be a plain non-negative integer of milliseconds, found \(text())",
-                                byteOffset: token.start)
+            throw fail(.invalidTimestamp, field: "ts_ms", at: token.start) { "'ts_ms' must be a plain non-negative integer of milliseconds, found \(text())" }
         }
         var value: Int64 = 0
         var i = token.isNegative ? token.start + 1 : token.start
@@ -657,15 +684,13 @@ struct MessageParser {
             let (m, o1) = value.multipliedReportingOverflow(by: 10)
             let (a, o2) = m.addingReportingOverflow(Int64(base[i] &- UInt8(ascii: "0")))
             guard !o1 && !o2 else {
-                throw DecodeFailure(reason: .invalidTimestamp, field: "ts_ms",
-                                    message: "'ts_ms' \(text()) does not fit in 64 bits", byteOffset: token.start)
+                throw fail(.invalidTimestamp, field: "ts_ms", at: token.start) { "'ts_ms' \(text()) does not fit in 64 bits" }
             }
             value = a
             i += 1
         }
         if token.isNegative && value != 0 {
-            throw DecodeFailure(reason: .invalidTimestamp, field: "ts_ms",
-                                message: "'ts_ms' must not be negative, found \(text())", byteOffset: token.start)
+            throw fail(.invalidTimestamp, field: "ts_ms", at: token.start) { "'ts_ms' must not be negative, found \(text())" }
         }
         return value
     }
@@ -706,14 +731,12 @@ struct MessageParser {
                 let value = try makeString(try scanString(), field: field + "." + name)
                 entries.append((name, .string(value)))
             case UInt8(ascii: "["):
-                entries.append((name, .strings(try parseStringList(field + "." + name))))
+                entries.append((name, .strings(try parseStringList(field, name))))
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "I"):
                 let token = try scanNumber(field: field + "." + name)
                 let value = doubleValue(token)
                 guard value.isFinite else {
-                    throw DecodeFailure(reason: .nonFiniteNumber, field: field + "." + name,
-                                        message: "'\(field).\(name)' overflows a 64-bit floating-point number",
-                                        byteOffset: token.start)
+                    throw fail(.nonFiniteNumber, field: field + "." + name, at: token.start) { "'\(field).\(name)' overflows a 64-bit floating-point number" }
                 }
                 entries.append((name, .number(value)))
             case UInt8(ascii: "n") where consumeLiteral("null"):
@@ -722,8 +745,7 @@ struct MessageParser {
                 throw unexpectedValue(field: field + "." + name, expected: "a string, a list of strings or a number")
             }
             if entries.count > limits.maxFeatures {
-                throw DecodeFailure(reason: .tooManyFeatures, field: field,
-                                    message: "'\(field)' has more than \(limits.maxFeatures) features", byteOffset: nameToken.start - 1)
+                throw fail(.tooManyFeatures, field: field, at: nameToken.start - 1) { "'\(field)' has more than \(limits.maxFeatures) features" }
             }
             skipWhitespace()
             let b = peek()
@@ -734,7 +756,8 @@ struct MessageParser {
         return Features(entries)
     }
 
-    private mutating func parseStringList(_ field: String) throws(DecodeFailure) -> [String] {
+    private mutating func parseStringList(_ parent: String, _ name: String) throws(DecodeFailure) -> [String] {
+        var field: String { parent + "." + name }
         pos += 1  // '['
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
@@ -747,8 +770,7 @@ struct MessageParser {
             guard peek() == UInt8(ascii: "\"") else { throw unexpectedValue(field: field, expected: "a list of strings") }
             values.append(try makeString(try scanString(), field: field))
             if values.count > limits.maxValuesPerList {
-                throw DecodeFailure(reason: .tooManyValues, field: field,
-                                    message: "'\(field)' has more than \(limits.maxValuesPerList) values", byteOffset: pos)
+                throw fail(.tooManyValues, field: field, at: pos) { "'\(field)' has more than \(limits.maxValuesPerList) values" }
             }
             skipWhitespace()
             let b = peek()

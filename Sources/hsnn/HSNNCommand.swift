@@ -7,6 +7,10 @@ struct HSNNCommand: AsyncParsableCommand {
         abstract: "Online training of a Hierarchical Structured Neural Network retrieval model.",
         subcommands: [
             // One subcommand per file in this folder.
+            CheckpointCommand.self,
+            ConfigCommand.self,
+            DevBrokerCommand.self,
+            ProduceCommand.self,
             SynthCommand.self,
         ]
     )
