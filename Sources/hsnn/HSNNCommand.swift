@@ -12,6 +12,10 @@ struct HSNNCommand: AsyncParsableCommand {
             DevBrokerCommand.self,
             ProduceCommand.self,
             SynthCommand.self,
+            TrainCommand.self,
+            RetrieveCommand.self,
+            ScoreCommand.self,
+            EvalCommand.self,
         ]
     )
 }

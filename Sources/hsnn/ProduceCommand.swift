@@ -63,7 +63,7 @@ struct ProduceCommand: AsyncParsableCommand {
         if synth {
             var config = SynthConfig(seed: seed)
             if let events { config.numImpressions = events }
-            for event in SyntheticStream(config: config) {
+            for event in try SyntheticStream(config: config) {
                 if let limit, sent >= limit { break }
                 try send(event)
             }
