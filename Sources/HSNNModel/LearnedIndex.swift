@@ -35,6 +35,11 @@ final class LearnedIndex {
     var movesTotal: Int64 = 0
     var movesLastRemap: Int64 = 0
     var remaps: Int64 = 0
+    /// Running mean of the projected item vectors, subtracted before normalisation so item
+    /// vectors spread over the sphere instead of sharing one dominant direction.
+    var center: [Float]
+    /// Whether the level-1 codebook was seeded from item vectors.
+    var codebookSeeded = false
     /// Bumped whenever the mapping or the representatives change (invalidates node caches).
     var version: Int64 = 0
 
@@ -52,6 +57,7 @@ final class LearnedIndex {
             books.append(p)
         }
         codebooks = books
+        center = [Float](repeating: 0, count: dim)
         windowSums = self.sizes.map { _ in [] }
         windowCounts = self.sizes.map { _ in [] }
         var count = 1
@@ -114,6 +120,14 @@ final class LearnedIndex {
             out[t] = Int32(best)
             axpy(-1, c.row(best), residual, dim)
         }
+    }
+
+    /// Moves the center towards the mean projected vector of a batch (`rows` rows of `vRaw`).
+    func updateCenter(_ vRaw: Matrix, rows n: Int, rate: Float = 0.01) {
+        guard n > 0 else { return }
+        var mean = [Float](repeating: 0, count: dim)
+        for r in 0..<n { let x = vRaw.row(r); for j in 0..<dim { mean[j] += x[j] } }
+        for j in 0..<dim { center[j] += rate * (mean[j] / Float(n) - center[j]) }
     }
 
     /// Grows the per-item arrays to `count` items.

@@ -3,7 +3,7 @@ import HSNNMath
 
 /// Buffers of the LTI forward and backward passes for batches up to `capacity`.
 final class IndexWorkspace {
-    let vRaw: Matrix, v: Matrix, vNorm: Matrix
+    let vRaw: Matrix, centered: Matrix, v: Matrix, vNorm: Matrix
     let firstNormalized: Matrix, firstNorms: Matrix
     var residual: [Matrix] = [], scores: [Matrix] = [], assignment: [Matrix] = [], softNode: [Matrix] = []
     var pathEmbedding: [Matrix] = []
@@ -18,7 +18,7 @@ final class IndexWorkspace {
     init(_ index: LearnedIndex, capacity: Int, itemOutputs: Int) {
         self.capacity = capacity
         let d = index.dim
-        vRaw = Matrix(rows: capacity, cols: d); v = Matrix(rows: capacity, cols: d); vNorm = Matrix(rows: capacity, cols: 1)
+        vRaw = Matrix(rows: capacity, cols: d); centered = Matrix(rows: capacity, cols: d); v = Matrix(rows: capacity, cols: d); vNorm = Matrix(rows: capacity, cols: 1)
         firstNormalized = Matrix(rows: index.sizes[0], cols: d); firstNorms = Matrix(rows: index.sizes[0], cols: 1)
         for k in index.sizes {
             residual.append(Matrix(rows: capacity, cols: d))
@@ -54,9 +54,11 @@ extension LearnedIndex {
     func forward(items: Matrix, alpha: Float, hard: Bool, _ ws: IndexWorkspace) {
         let n = items.rows, d = dim
         projection.forward(items, into: ws.vRaw)
-        ws.v.rows = n; ws.vNorm.rows = n
+        ws.v.rows = n; ws.vNorm.rows = n; ws.centered.rows = n
         for r in 0..<n {
-            let x = ws.vRaw.row(r)
+            let x = ws.centered.row(r)
+            let raw = ws.vRaw.row(r)
+            for j in 0..<d { x[j] = raw[j] - center[j] }
             let norm = max(dot(x, x, d).squareRoot(), 1e-6)
             ws.vNorm.base[r] = norm
             let inv = 1 / norm

@@ -32,6 +32,8 @@ struct ModelStateHeader: Codable {
     var indexRemaps: Int64
     var indexVersion: Int64
     var indexRepresentativesDirty: Bool
+    var indexCodebookSeeded: Bool
+    var indexCenter: [Float]
     var balanceWindowCounts: [[Int]]
     var itemCount: Int
     var indexedItemCapacity: Int
@@ -110,7 +112,8 @@ extension RetrievalModel {
             rngState: rng.state, crossGlobalImpressions: cross.globalImpressions, crossGlobalClicks: cross.globalClicks,
             crossGlobalUpdatedMs: cross.globalUpdatedMs, indexMovesTotal: index?.movesTotal ?? 0,
             indexMovesLastRemap: index?.movesLastRemap ?? 0, indexRemaps: index?.remaps ?? 0, indexVersion: index?.version ?? 0,
-            indexRepresentativesDirty: index?.representativesDirty ?? false, balanceWindowCounts: index?.windowCounts ?? [],
+            indexRepresentativesDirty: index?.representativesDirty ?? false, indexCodebookSeeded: index?.codebookSeeded ?? false,
+            indexCenter: index?.center ?? [], balanceWindowCounts: index?.windowCounts ?? [],
             itemCount: catalog.count, indexedItemCapacity: index?.memberPosition.count ?? 0)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -295,6 +298,8 @@ extension RetrievalModel {
             index.remaps = header.indexRemaps
             index.version = header.indexVersion
             index.representativesDirty = header.indexRepresentativesDirty
+            index.codebookSeeded = header.indexCodebookSeeded
+            index.center = header.indexCenter
         }
         let cross = model.cross
         cross.globalImpressions = header.crossGlobalImpressions

@@ -172,6 +172,52 @@ public final class RetrievalModel {
         }
     }
 
+    /// Seeds the level-1 codebook with the vectors of live items spread evenly over the catalog
+    /// (the node embeddings are then learned jointly with the model), centers the item vectors,
+    /// and maps every item. Runs before the first batch; waits until there are enough items.
+    func seedCodebook() {
+        guard let index, let iws = serving.indexWS else { return }
+        var live: [Int32] = []
+        for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
+        let k = index.sizes[0]
+        guard live.count >= k else { return }
+        // Center on the mean projected vector of the catalog.
+        index.ensureCapacity(items: catalog.count)
+        var mean = [Float](repeating: 0, count: index.dim)
+        var vectors = [Float](repeating: 0, count: live.count * index.dim)
+        var start = 0
+        let ws = serving
+        while start < live.count {
+            let chunk = live[start..<min(start + ws.capacity, live.count)]
+            ws.itemBatch.reset(fields: layout.itemSlots)
+            for i in chunk { catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets) }
+            itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
+            writeItemDense(chunk, into: ws.itemIn)
+            let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
+            index.projection.forward(out, into: iws.vRaw)
+            for r in 0..<chunk.count {
+                for j in 0..<index.dim {
+                    let x = iws.vRaw[r, j]
+                    vectors[(start + r) * index.dim + j] = x
+                    mean[j] += x
+                }
+            }
+            start += ws.capacity
+        }
+        for j in 0..<index.dim { mean[j] /= Float(live.count) }
+        index.center = mean
+        let book = index.codebooks[0].value
+        for n in 0..<k {
+            let src = (n * live.count) / k
+            var norm: Float = 0
+            for j in 0..<index.dim { let x = vectors[src * index.dim + j] - mean[j]; norm += x * x }
+            let inv = 1 / max(norm.squareRoot(), 1e-6)
+            for j in 0..<index.dim { book[n, j] = (vectors[src * index.dim + j] - mean[j]) * inv }
+        }
+        index.codebookSeeded = true
+        remapAll()
+    }
+
     /// Re-maps every live item with the current weights (the periodic full pass), recomputes
     /// the representatives, and restarts the temperature schedule softly when many items moved
     /// (when configured). Returns the number of items that changed leaf.
@@ -223,6 +269,7 @@ public final class RetrievalModel {
 
     func trainStep(_ examples: ArraySlice<LabeledExample>) {
         guard !examples.isEmpty else { return }
+        if let index, !index.codebookSeeded { seedCodebook() }
         if let index, index.representativesDirty { index.recomputeRepresentatives() }
         featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
         let losses = forwardBackward(withGradients: true, hard: false)
@@ -250,6 +297,7 @@ public final class RetrievalModel {
             for j in 0..<ws.count where catalog.live[Int(ws.items[j])] {
                 index.assign(item: Int(ws.items[j]), path: iws.hard + j * index.levels, vector: iws.v.row(j))
             }
+            index.updateCenter(iws.vRaw, rows: ws.count)
             let sums = index.balance(iws, rows: ws.count).sums
             for t in 0..<index.levels { index.pushWindow(level: t, sums: sums[t], count: ws.count) }
         }
