@@ -15,6 +15,12 @@ final class HSNNLearner: CheckpointableLearner {
         HSNNLearnerSnapshot(snapshot: model.makeSnapshot(), config: model.config, statistics: Self.statistics(of: model))
     }
 
+    func progress() -> [String: Double] {
+        let c = model.counters
+        return ["loss": Double(c.lastItemLoss), "total_loss": Double(c.lastTotalLoss), "alpha": Double(c.lastAlpha),
+                "live_items": Double(model.liveItemCount)]
+    }
+
     static func statistics(of model: RetrievalModel) -> [String: Double] {
         let c = model.counters
         var stats: [String: Double] = [

@@ -9,6 +9,8 @@ import Synchronization
 public protocol CheckpointableLearner: OnlineLearner {
     /// A consistent deep copy, quick to take; written later from another thread.
     func makeSnapshot() -> any LearnerSnapshot
+    /// A few cheap figures for progress reports (recent loss, schedule position, ...).
+    func progress() -> [String: Double]
 }
 
 /// A learner's state captured at one instant, written to a checkpoint folder off the training thread.
@@ -114,7 +116,8 @@ final class TrainingEngine: @unchecked Sendable {
                 }
             }
             let after = pipeline.counters
-            status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets)
+            status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
+                          learner: learner.progress())
             trainingLock.unlock()
             examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
             positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))

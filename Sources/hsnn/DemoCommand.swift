@@ -125,9 +125,9 @@ struct DemoCompletion: Service {
     let status: DaemonStatusBoard
 
     func run() async throws {
-        while !Task.isCancelled {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let s = status.current
-            if s.pipeline.examplesTrained + Int64(s.joiner.pendingImpressions) >= expectedImpressions { return }
+            if s.pipeline.examplesTrained + s.pipeline.waitingInBatch + Int64(s.joiner.pendingImpressions) >= expectedImpressions { return }
             try? await Task.sleep(for: .milliseconds(500))
         }
     }

@@ -36,6 +36,7 @@ final class RecordingLearner: CheckpointableLearner {
     }
 
     func makeSnapshot() -> any LearnerSnapshot { RecordingSnapshot(records: records) }
+    func progress() -> [String: Double] { ["trained": Double(records.trained.count)] }
 }
 
 struct RecordingSnapshot: LearnerSnapshot {
