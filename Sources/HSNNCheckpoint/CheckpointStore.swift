@@ -120,6 +120,24 @@ extension Duration {
 ///
 /// The store is model-agnostic: the caller's writer fills a folder with files; the store
 /// makes it durable, inventories it and publishes it atomically.
+///
+/// Typical use by a training daemon:
+/// ```swift
+/// let store = try CheckpointStore(directory: checkpointDirectory,
+///                                 options: CheckpointStoreOptions(keepVersions: 5), logger: logger)
+/// // Start: resume from the newest version that verifies; its offsets are the source of truth.
+/// if let loaded = try store.loadLatestVerified() {
+///     defer { loaded.lease.release() }
+///     try model.read(from: loaded.folder)
+///     for offset in loaded.manifest.offsets { seek(offset.topic, offset.partition, offset.nextOffset) }
+///     if !loaded.rejected.isEmpty { /* alert: the newest version was corrupt */ }
+/// }
+/// // Each cadence: take a consistent snapshot on the training thread, publish it in the background.
+/// let snapshot = model.snapshot()
+/// let result = try await store.publishInBackground(metadata: snapshot.metadata) { folder in
+///     try snapshot.write(into: folder)
+/// }
+/// ```
 public final class CheckpointStore: Sendable {
     /// Name of the pointer file.
     public static let latestFileName = "LATEST"
@@ -163,18 +181,18 @@ public final class CheckpointStore: Sendable {
         var path = self.directory.path
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
         self.path = path
-        switch try FileSystem.kind(path) {
-        case .directory: break
-        case nil where create: try FileSystem.makeDirectories(path, mode: options.folderMode)
-        case nil:
+        var st = stat()
+        if stat(path, &st) == 0 {   // follows a symbolic link to the directory
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw CheckpointError(.fileSystem, "\(path) is not a folder", remedy: "Point the checkpoint directory at a folder", path: path)
+            }
+        } else if errno == ENOENT, create {
+            try FileSystem.makeDirectories(path, mode: options.folderMode)
+        } else if errno == ENOENT {
             throw CheckpointError(.notFound, "checkpoint directory \(path) does not exist",
                                   remedy: "Check the path (checkpoint.dir / HSNN_CHECKPOINT_DIR)", path: path)
-        default:
-            if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
-               (try? FileSystem.kind(resolved.hasPrefix("/") ? resolved : (path as NSString).deletingLastPathComponent + "/" + resolved)) == .directory {
-                break
-            }
-            throw CheckpointError(.fileSystem, "\(path) is not a folder", remedy: "Point the checkpoint directory at a folder", path: path)
+        } else {
+            throw CheckpointError.lastOS("open the checkpoint directory", path: path)
         }
         self.canonicalPath = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         if let lock = DirectoryLock.tryAcquire(directory: path, fileMode: options.fileMode) {
