@@ -79,9 +79,10 @@ public struct PublishBenchmarkResult: CheckpointReport, Codable {
 
 /// Measures checkpoint publishing against the raw sequential write speed of the same disk.
 public enum PublishBenchmark {
-    /// Runs, interleaved, `runs` times each: (1) sequential write and fsync of one file as large
-    /// as a checkpoint; (2) a full publish of a checkpoint of `totalBytes` of `F32` tensors in
-    /// `files` safetensors files; (3) an in-memory copy of the tensors. Reports medians.
+    /// Runs, interleaved, `runs` times each: (1) a full publish of a checkpoint of `totalBytes` of
+    /// `F32` tensors in `files` safetensors files; (2) sequential write and fsync of one file as
+    /// large as that checkpoint; (3) an in-memory copy of the tensors. Before each timed write the
+    /// system's dirty data is flushed (`sync`), so neither pays for the other. Reports medians.
     /// - Throws: ``CheckpointError`` when the folder cannot be written or a publish fails.
     public static func run(_ options: PublishBenchmarkOptions, logger: Logger) throws -> PublishBenchmarkResult {
         guard options.runs >= 1, options.files >= 1, options.tensorsPerFile >= 1, options.totalBytes >= 4 * options.files * options.tensorsPerFile else {
@@ -124,6 +125,8 @@ public enum PublishBenchmark {
         var publishBytes: Int64 = 0
         let frozenWriters = writers
         for run in 0..<options.runs {
+            // Each timed section starts with no dirty data or pending discards from the previous one.
+            settle()
             let result = try store.publish(metadata: CheckpointMetadata(counters: ["run": .int(Int64(run))])) { folder in
                 for (i, writer) in frozenWriters.enumerated() {
                     try writer.write(toPath: folder.path + "/part-\(i).safetensors")
@@ -137,6 +140,7 @@ public enum PublishBenchmark {
             _ = try store.prune(keep: 1)
 
             let path = work + "/sequential.bin"
+            settle()
             let start = clock.now
             try writeSequential(path: path, tensors: tensors, totalBytes: Int(publishBytes))
             sequential.append((clock.now - start).seconds)
@@ -158,6 +162,12 @@ public enum PublishBenchmark {
                                       medianSyncSeconds: median(syncs), medianCommitSeconds: median(commits),
                                       medianSnapshotCopySeconds: median(copies), sequentialMBps: sequentialMBps,
                                       publishMBps: publishMBps, ratio: publishMBps / sequentialMBps)
+    }
+
+    /// Flushes the whole system's dirty data so that one measurement does not pay for the last.
+    private static func settle() {
+        sync()
+        usleep(50_000)
     }
 
     /// Writes `totalBytes` (cycling through the tensors' bytes) into one new file and fsyncs it.
