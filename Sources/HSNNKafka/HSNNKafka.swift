@@ -1,1 +1,0 @@
-// HSNNKafka module.

@@ -1,0 +1,152 @@
+import HSNNEvents
+
+/// A Kafka topic partition (or any other ordered source of events).
+public struct StreamPartition: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (lhs: StreamPartition, rhs: StreamPartition) -> Bool {
+        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
+    }
+
+    public var description: String { "\(topic)/\(partition)" }
+}
+
+/// What the pipeline trains: the model behind an online-learning interface.
+///
+/// Every call comes from the one thread that drives the ``TrainingPipeline``.
+public protocol OnlineLearner: AnyObject {
+    /// Applies an item catalog change (index a new item, remove a deleted one).
+    func apply(_ item: ItemEvent)
+    /// Trains on one mini-batch, then updates any online state (cross features) from it.
+    func train(_ batch: [LabeledExample])
+}
+
+/// Counters of the pipeline (the joiner keeps its own).
+public struct PipelineCounters: Sendable, Hashable, Codable {
+    /// Events handed to the pipeline (decoded successfully).
+    public var events: Int64 = 0
+    public var itemUpserts: Int64 = 0
+    public var itemDeletes: Int64 = 0
+    /// Examples trained on.
+    public var examplesTrained: Int64 = 0
+    public var positivesTrained: Int64 = 0
+    /// Mini-batches trained.
+    public var batches: Int64 = 0
+    /// Records skipped because they could not be decoded.
+    public var skippedMalformed: Int64 = 0
+
+    public init() {}
+}
+
+/// Turns an ordered stream of events into model updates, and knows exactly which
+/// source offsets the model state reflects.
+///
+/// Item events update the catalog at once; impressions and clicks go through the
+/// ``ImpressionClickJoiner``; labelled examples are trained in mini-batches of exactly
+/// ``batchSize`` in arrival order. Batch boundaries depend only on the input, never on
+/// timing, and the partial batch is part of the ``State``: resuming from a state and
+/// feeding the remaining events trains exactly what an uninterrupted run trains.
+///
+/// Not thread-safe: one owner (the training thread) drives it.
+public final class TrainingPipeline {
+    public let learner: any OnlineLearner
+    public let joiner: ImpressionClickJoiner
+    public let batchSize: Int
+    public private(set) var counters = PipelineCounters()
+    /// For each partition, the next offset whose event is not yet reflected in the state.
+    public private(set) var nextOffsets: [StreamPartition: Int64] = [:]
+    private var batch: [LabeledExample] = []
+    private var joined: [LabeledExample] = []
+
+    public init(learner: any OnlineLearner, joiner: ImpressionClickJoiner, batchSize: Int) {
+        precondition(batchSize > 0, "batch size must be positive")
+        self.learner = learner
+        self.joiner = joiner
+        self.batchSize = batchSize
+        batch.reserveCapacity(batchSize)
+    }
+
+    /// Processes one decoded event read at `offset` of `source`.
+    public func process(_ event: Event, from source: StreamPartition, offset: Int64) {
+        counters.events += 1
+        switch event {
+        case .item(let item):
+            if item.op == .upsert { counters.itemUpserts += 1 } else { counters.itemDeletes += 1 }
+            learner.apply(item)
+        case .impression, .click:
+            joiner.process(event, partition: source.partition, into: &joined)
+            drainJoined()
+        }
+        markProcessed(source, offset: offset)
+    }
+
+    /// Records that the record at `offset` of `source` was skipped (it could not be decoded).
+    public func skip(from source: StreamPartition, offset: Int64) {
+        counters.skippedMalformed += 1
+        markProcessed(source, offset: offset)
+    }
+
+    /// The partition was revoked: its watermark no longer counts.
+    public func removePartition(_ source: StreamPartition) {
+        joiner.removePartition(source.partition, into: &joined)
+        drainJoined()
+    }
+
+    /// End of a finite input: expire every pending impression and train the partial batch.
+    public func finish() {
+        joiner.flush(into: &joined)
+        drainJoined()
+        trainBatch()
+    }
+
+    private func markProcessed(_ source: StreamPartition, offset: Int64) {
+        let next = offset + 1
+        if next > nextOffsets[source] ?? .min { nextOffsets[source] = next }
+    }
+
+    private func drainJoined() {
+        for example in joined {
+            batch.append(example)
+            if batch.count == batchSize { trainBatch() }
+        }
+        joined.removeAll(keepingCapacity: true)
+    }
+
+    private func trainBatch() {
+        guard !batch.isEmpty else { return }
+        learner.train(batch)
+        counters.batches += 1
+        counters.examplesTrained += Int64(batch.count)
+        for example in batch where example.clicked { counters.positivesTrained += 1 }
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: - State
+
+    /// The pipeline's own state (the learner's is saved separately).
+    public struct State: Sendable, Codable, Hashable {
+        public var counters: PipelineCounters
+        public var nextOffsets: [StreamPartition: Int64]
+        public var partialBatch: [LabeledExample]
+        public var joiner: ImpressionClickJoiner.State
+    }
+
+    /// A copy of the state, consistent with the learner's state at this instant.
+    public func state() -> State {
+        State(counters: counters, nextOffsets: nextOffsets, partialBatch: batch, joiner: joiner.state())
+    }
+
+    /// Rebuilds a pipeline around `learner` (restored from the same checkpoint) and `state`.
+    public convenience init(learner: any OnlineLearner, joinerConfiguration: JoinerConfiguration, batchSize: Int, state: State) {
+        self.init(learner: learner, joiner: ImpressionClickJoiner(configuration: joinerConfiguration, state: state.joiner), batchSize: batchSize)
+        counters = state.counters
+        nextOffsets = state.nextOffsets
+        batch = state.partialBatch
+    }
+}
