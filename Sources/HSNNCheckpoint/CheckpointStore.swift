@@ -78,14 +78,12 @@ public struct CheckpointPublishResult: Sendable {
     /// Wall time of the whole publish, from taking the directory lock to `LATEST` being durable
     /// (retention afterwards is not included).
     public var duration: Duration
-    /// Time spent in the caller's writer (files it finished are checksummed meanwhile).
+    /// Time spent in the caller's writer.
     public var writeDuration: Duration
     /// Time spent making the files durable and checksumming them (overlapped).
     public var syncDuration: Duration
     /// Time spent writing the manifest, renaming the folder and replacing `LATEST`.
     public var commitDuration: Duration
-    /// Files checksummed and fsynced while the writer was still writing others (Linux).
-    public var filesChecksummedDuringWrite: Int
     /// Retention applied after the publish, when enabled and successful.
     public var prune: CheckpointPruneReport?
     /// Retention failure after a successful publish (the publish itself stands).
@@ -316,25 +314,20 @@ public final class CheckpointStore: Sendable {
         var renamedIntoPlace = false
         var latestReplaced = false
         var writeDuration = Duration.zero, syncDuration = Duration.zero
-        var earlyFiles = 0
         do {
             try FileSystem.makeDirectory(temporaryPath, mode: options.folderMode)
             try inject(.createdTemporaryFolder)
 
             let writeStart = clock.now
-            let early = EarlyFileProcessor(root: temporaryPath)
             do { try writer(URL(fileURLWithPath: temporaryPath, isDirectory: true)) } catch {
-                early?.cancel()
                 throw CheckpointError.writerFailed(error, folder: temporaryPath)
             }
             writeDuration = clock.now - writeStart
-            let syncStart = clock.now
-            let earlyResults = early?.finish() ?? [:]
             try inject(.wroteFiles)
 
+            let syncStart = clock.now
             let inventory = try inventory(of: temporaryPath)
-            let (files, reused) = try syncAndHash(root: temporaryPath, files: inventory.files, early: earlyResults)
-            earlyFiles = reused
+            let files = try syncAndHash(root: temporaryPath, files: inventory.files)
             for folder in inventory.folders.reversed() { try FileSystem.sync(temporaryPath + "/" + folder, directory: true) }
             syncDuration = clock.now - syncStart
             try inject(.syncedFiles)
@@ -382,8 +375,7 @@ public final class CheckpointStore: Sendable {
             return CheckpointPublishResult(version: version, folder: URL(fileURLWithPath: finalPath, isDirectory: true), manifest: manifest,
                                            bytesWritten: bytes, fileCount: files.count + 1, duration: duration,
                                            writeDuration: writeDuration, syncDuration: syncDuration,
-                                           commitDuration: duration - writeDuration - syncDuration, filesChecksummedDuringWrite: earlyFiles,
-                                           prune: nil, pruneError: nil)
+                                           commitDuration: duration - writeDuration - syncDuration, prune: nil, pruneError: nil)
         } catch let crash as SimulatedCrash {
             throw crash
         } catch {
@@ -449,28 +441,15 @@ public final class CheckpointStore: Sendable {
     /// Sets modes, then fsyncs every file on a helper thread while the other threads checksum
     /// them (largest first, one file per worker at a time), so the device writes while the CPUs
     /// hash; the data is still in the page cache, so hashing does not wait for the disk.
-    /// Files already checksummed (and fsynced) while the writer ran are reused when unchanged.
-    private func syncAndHash(root: String, files: [String], early: [String: EarlyFileResult]) throws -> ([CheckpointFileEntry], Int) {
-        var known: [Int: (String, Int64)] = [:]
-        var toHash: [Int] = [], toSync: [String] = []
-        for (index, file) in files.enumerated() {
-            let path = root + "/" + file
-            if let result = early[file], FileFingerprint.current(path) == result.fingerprint {
-                known[index] = (result.sha256, result.size)
-                if !result.synced { toSync.append(path) }
-            } else {
-                toHash.append(index)
-                toSync.append(path)
-            }
-            try FileSystem.setMode(path, options.fileMode, directory: false)
-        }
+    private func syncAndHash(root: String, files: [String]) throws -> [CheckpointFileEntry] {
+        for file in files { try FileSystem.setMode(root + "/" + file, options.fileMode, directory: false) }
         let paths = files.map { root + "/" + $0 }
         let syncFailure = Locked<CheckpointError?>(nil)
         let group = DispatchGroup()
         let clock = ContinuousClock()
         let start = clock.now
         let syncEnd = Locked<Duration>(.zero)
-        let syncPaths = toSync
+        let syncPaths = paths
         DispatchQueue.global(qos: .utility).async(group: group) {
             defer { syncEnd.withLock { $0 = clock.now - start } }
             for path in syncPaths {
@@ -480,8 +459,8 @@ public final class CheckpointStore: Sendable {
                 }
             }
         }
-        let sizes = toHash.map { (try? FileSystem.size(paths[$0])) ?? 0 }
-        let order = toHash.indices.sorted { sizes[$0] > sizes[$1] }.map { toHash[$0] }
+        let sizes = paths.map { (try? FileSystem.size($0)) ?? 0 }
+        let order = paths.indices.sorted { sizes[$0] > sizes[$1] }
         let results = Locked<[Int: Result<(String, Int64), CheckpointError>]>([:])
         let next = Locked<Int>(0)
         let workers = Swift.max(1, Swift.min(order.count, ProcessInfo.processInfo.activeProcessorCount))
@@ -506,16 +485,15 @@ public final class CheckpointStore: Sendable {
         let hashEnd = clock.now - start
         group.wait()
         logger.debug("synced and hashed files", metadata: [
-            "checkpoint.files": "\(paths.count)", "checkpoint.files_hashed_during_write": "\(known.count)",
+            "checkpoint.files": "\(paths.count)",
             "checkpoint.hash_ms": "\(Int(hashEnd.seconds * 1000))", "checkpoint.fsync_ms": "\(Int(syncEnd.withLock { $0 }.seconds * 1000))",
         ])
         if let error = syncFailure.withLock({ $0 }) { throw error }
         let hashed = results.withLock { $0 }
-        let entries = try files.indices.map { index in
-            let (sha256, size) = try known[index] ?? hashed[index]!.get()
+        return try files.indices.map { index in
+            let (sha256, size) = try hashed[index]!.get()
             return CheckpointFileEntry(path: files[index], size: size, sha256: sha256)
         }
-        return (entries, known.count)
     }
 }
 

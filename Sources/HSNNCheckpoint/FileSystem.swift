@@ -184,12 +184,6 @@ final class FileHasher {
     /// SHA-256 (lowercase hex) and byte count of the regular file at `path`; symbolic links
     /// are refused.
     func hash(_ path: String) throws -> (sha256: String, size: Int64) {
-        let (sha256, size, _) = try hashWithFingerprint(path)
-        return (sha256, size)
-    }
-
-    /// ``hash(_:)`` plus the file's identity and modification time before reading.
-    func hashWithFingerprint(_ path: String) throws -> (sha256: String, size: Int64, fingerprint: FileFingerprint) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw CheckpointError.lastOS("open", path: path) }
         defer { close(fd) }
@@ -217,35 +211,6 @@ final class FileHasher {
         return (digest.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
-        }.joined(), total, FileFingerprint(st))
-    }
-}
-
-/// Identity, size and modification time of a file: if any differs, the content may have changed.
-struct FileFingerprint: Hashable, Sendable {
-    var device: UInt64
-    var inode: UInt64
-    var size: Int64
-    var modificationSeconds: Int64
-    var modificationNanoseconds: Int64
-
-    init(_ st: stat) {
-        device = UInt64(st.st_dev)
-        inode = UInt64(st.st_ino)
-        size = Int64(st.st_size)
-        #if canImport(Darwin)
-        modificationSeconds = Int64(st.st_mtimespec.tv_sec)
-        modificationNanoseconds = Int64(st.st_mtimespec.tv_nsec)
-        #else
-        modificationSeconds = Int64(st.st_mtim.tv_sec)
-        modificationNanoseconds = Int64(st.st_mtim.tv_nsec)
-        #endif
-    }
-
-    /// The fingerprint of `path` now (symbolic links not followed), `nil` when it is gone.
-    static func current(_ path: String) -> FileFingerprint? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
-        return FileFingerprint(st)
+        }.joined(), total)
     }
 }
