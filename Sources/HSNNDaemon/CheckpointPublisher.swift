@@ -28,7 +28,6 @@ final class CheckpointPublisher: @unchecked Sendable {
     private let duration = Timer(label: "hsnn_checkpoint_publish_seconds")
     private let bytes = Gauge(label: "hsnn_checkpoint_bytes")
     private let version = Gauge(label: "hsnn_checkpoint_version")
-    private let snapshotPause = Timer(label: "hsnn_checkpoint_training_pause_seconds")
 
     init(store: CheckpointStore, status: DaemonStatusBoard, logger: Logger,
          commit: @escaping @Sendable ([StreamPartition: Int64]) -> Void) {
@@ -75,7 +74,6 @@ final class CheckpointPublisher: @unchecked Sendable {
         for (key, value) in snapshot.learner.statistics {
             Gauge(label: "hsnn_model_" + key.replacing(".", with: "_")).record(value)
         }
-        snapshotPause.recordNanoseconds(Int64(snapshot.pauseSeconds * 1e9))
         do {
             let result = try store.publish(metadata: Self.metadata(of: snapshot)) { folder in
                 try snapshot.learner.write(to: folder)
