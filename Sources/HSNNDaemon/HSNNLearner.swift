@@ -1,6 +1,7 @@
 import Foundation
 import HSNNEvents
 import HSNNModel
+import Logging
 import Metrics
 
 /// The daemon's learner: the HSNN ``RetrievalModel`` (or the two-tower baseline it also implements).
@@ -82,10 +83,12 @@ public struct HSNNLearnerFactory: LearnerFactory {
     public let config: ModelConfig
     /// `items.ttl_ms`: items not seen for this long in event time expire; 0 = never.
     public let itemTTLMs: Int64
+    private let logger: Logger
 
-    public init(config: ModelConfig, itemTTLMs: Int64 = 0) {
+    public init(config: ModelConfig, itemTTLMs: Int64 = 0, logger: Logger) {
         self.config = config
         self.itemTTLMs = itemTTLMs
+        self.logger = logger
     }
 
     public func makeFresh() throws -> any CheckpointableLearner {
@@ -95,6 +98,12 @@ public struct HSNNLearnerFactory: LearnerFactory {
     /// Restores the checkpoint's model. Its configuration is the one it was trained with; a
     /// different model configuration in the daemon's settings is reported, not applied.
     public func load(from folder: URL) throws -> any CheckpointableLearner {
-        HSNNLearner(model: try RetrievalModel.load(from: folder), itemTTLMs: itemTTLMs)
+        let model = try RetrievalModel.load(from: folder)
+        if model.config != config {
+            logger.warning(
+                "the checkpoint's model configuration differs from the configured one; training continues with the checkpoint's (start from an empty checkpoint.dir to apply the new one)",
+                metadata: ["checkpoint.folder": "\(folder.path)"])
+        }
+        return HSNNLearner(model: model, itemTTLMs: itemTTLMs)
     }
 }

@@ -61,7 +61,7 @@ struct DaemonRuntime {
         let modelConfig: HSNNLearnerFactory
         do {
             modelConfig = HSNNLearnerFactory(config: try ModelSettings.modelConfig(from: configuration),
-                                             itemTTLMs: configuration.milliseconds("items.ttl_ms"))
+                                             itemTTLMs: configuration.milliseconds("items.ttl_ms"), logger: logger)
         } catch {
             throw ValidationError("\(error)")
         }
