@@ -224,6 +224,31 @@ struct KafkaConsumerTests {
         #expect(messages.allSatisfy { $0.timestampMilliseconds != nil })
     }
 
+    @Test("the borrowing poll lends key and value bytes to its body")
+    func borrowingPoll() async throws {
+        let test = try TestCluster(topic: "raw", partitions: 1)
+        try test.producer.send(topic: "raw", key: [1, 2, 3], value: Array(repeating: 7, count: 1000))
+        try test.producer.send(topic: "raw", key: nil, value: nil)
+        try test.producer.flush(timeout: .seconds(10))
+        let seen = try await onDedicatedThread {
+            let consumer = try KafkaConsumer(
+                configuration: test.consumerConfiguration(group: uniqueGroup("raw")), logger: testLogger("raw"))
+            try consumer.subscribe(topics: ["raw"])
+            var seen: [(offset: Int64, keyCount: Int?, valueSum: Int?)] = []
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while seen.count < 2, clock.now < deadline {
+                let summary = try consumer.poll(timeout: .milliseconds(100)) { message in
+                    (message.offset, message.key?.count, message.value.map { $0.reduce(0) { $0 + Int($1) } })
+                }
+                if let summary { seen.append(summary) }
+            }
+            try consumer.close()
+            return seen.map { "\($0.offset):\($0.keyCount.map(String.init) ?? "nil"):\($0.valueSum.map(String.init) ?? "nil")" }
+        }
+        #expect(seen == ["0:3:7000", "1:nil:nil"])
+    }
+
     @Test("paused partitions deliver nothing until resumed, then continue without gaps")
     func pauseAndResume() async throws {
         let test = try TestCluster()
