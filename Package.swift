@@ -68,16 +68,22 @@ let package = Package(
         .executableTarget(name: "hsnn", dependencies: [
             "HSNNDaemon", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
+        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: [
             "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
-        .testTarget(name: "HSNNCheckpointTests", dependencies: ["HSNNCheckpoint", "Safetensors"]),
+        .testTarget(name: "HSNNCheckpointTests", dependencies: [
+            "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
     ]
@@ -90,6 +96,10 @@ for target in package.targets where target.type != .system {
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     if target.type != .test {
         settings.append(.unsafeFlags(["-Ounchecked"], .when(configuration: .release)))
+    }
+    // Numeric code is optimised in debug builds too, so tests that train models run in seconds.
+    if ["HSNNMath", "HSNNModel", "HSNNEvents", "HSNNSynth"].contains(target.name) {
+        settings.append(.unsafeFlags(["-O"], .when(configuration: .debug)))
     }
     target.swiftSettings = settings
 }

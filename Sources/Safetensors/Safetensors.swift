@@ -26,7 +26,12 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
 /// What went wrong reading or writing a safetensors file.
 public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// The operating system's `errno` when a system call failed (e.g. `ENOSPC` for a full disk), else `nil`.
+    public var osErrorCode: Int32?
+    init(_ description: String, osErrorCode: Int32? = nil) {
+        self.description = description
+        self.osErrorCode = osErrorCode
+    }
 }
 
 /// Where one tensor sits in a file.
@@ -116,19 +121,24 @@ public struct SafetensorsWriter: Sendable {
         return out
     }
 
-    /// Writes the file to `path` (created or truncated with `mode`), optionally fsyncing it.
+    /// Writes the file to `path` (created or truncated; its permission bits are set to `mode`
+    /// explicitly, independent of the umask), optionally fsyncing it.
     /// - Throws: ``SafetensorsError`` naming the path and the OS error.
     public func write(toPath path: String, mode: mode_t = 0o640, fsync syncToDisk: Bool = false) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SafetensorsError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            let code = errno
+            throw SafetensorsError("cannot create \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+        }
         defer { close(fd) }
         func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
             var offset = 0
             while offset < bytes.count {
                 let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SafetensorsError("cannot write \(path): \(String(cString: strerror(errno)))")
+                    let code = errno
+                    if code == EINTR { continue }
+                    throw SafetensorsError("cannot write \(path): \(String(cString: strerror(code)))", osErrorCode: code)
                 }
                 offset += n
             }
@@ -137,8 +147,75 @@ public struct SafetensorsWriter: Sendable {
         try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try writeAll($0) }
         try header.withUnsafeBytes { try writeAll($0) }
         for (_, bytes) in entries where !bytes.isEmpty { try bytes.withUnsafeBytes { try writeAll($0) } }
+        if fchmod(fd, mode) != 0 {
+            let code = errno
+            throw SafetensorsError("cannot set mode of \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+        }
         if syncToDisk, fsync(fd) != 0 {
-            throw SafetensorsError("cannot fsync \(path): \(String(cString: strerror(errno)))")
+            let code = errno
+            throw SafetensorsError("cannot fsync \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+        }
+    }
+}
+
+/// The header of a safetensors file, read and validated without loading the tensor data.
+public struct SafetensorsHeader: Sendable {
+    /// Free-form string metadata from `__metadata__`.
+    public let metadata: [String: String]
+    /// Tensors in file order.
+    public let tensors: [SafetensorsTensorInfo]
+    /// Byte offset of the data section from the start of the file.
+    public let dataStart: Int
+    /// Size of the whole file in bytes.
+    public let fileSize: Int
+
+    /// Metadata of tensor `name`.
+    public func info(_ name: String) -> SafetensorsTensorInfo? { tensors.first { $0.name == name } }
+
+    /// Reads and validates the header of the file at `path`, checking every tensor's
+    /// offsets against the real file size. Only the header is read: at most
+    /// ``SafetensorsFile/maximumHeaderBytes`` are allocated whatever the file claims.
+    /// - Throws: ``SafetensorsError`` naming the file and what is wrong with it.
+    public static func read(path: String) throws -> SafetensorsHeader {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw SafetensorsError("cannot open \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            throw SafetensorsError("cannot stat \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafetensorsError("\(path) is not a regular file") }
+        let fileSize = Int(st.st_size)
+        func readExactly(_ count: Int, at offset: Int) throws -> [UInt8] {
+            try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var done = 0
+                while done < count {
+                    let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                    if n < 0 {
+                        let code = errno
+                        if code == EINTR { continue }
+                        throw SafetensorsError("cannot read \(path): \(String(cString: strerror(code)))", osErrorCode: code)
+                    }
+                    if n == 0 { throw SafetensorsError("\(path): file shrank while being read") }
+                    done += n
+                }
+                initialized = count
+            }
+        }
+        do {
+            guard fileSize >= 8 else { throw SafetensorsError("file too short (\(fileSize) bytes) for a safetensors header") }
+            let prefix = try readExactly(8, at: 0)
+            let headerLength = try validatedHeaderLength(prefix, fileSize: fileSize)
+            let headerBytes = try readExactly(headerLength, at: 8)
+            let dataStart = 8 + headerLength
+            let (metadata, tensors) = try parseSafetensorsHeader(headerBytes[...], dataSize: fileSize - dataStart)
+            return SafetensorsHeader(metadata: metadata, tensors: tensors, dataStart: dataStart, fileSize: fileSize)
+        } catch let error as SafetensorsError {
+            throw SafetensorsError("\(path): \(error.description)", osErrorCode: error.osErrorCode)
         }
     }
 }
@@ -173,71 +250,9 @@ public struct SafetensorsFile: Sendable {
     /// - Throws: ``SafetensorsError`` describing what is malformed.
     public init(bytes: [UInt8]) throws {
         guard bytes.count >= 8 else { throw SafetensorsError("file too short (\(bytes.count) bytes) for a safetensors header") }
-        var headerLength: UInt64 = 0
-        for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard headerLength <= UInt64(Self.maximumHeaderBytes), Int(headerLength) <= bytes.count - 8 else {
-            throw SafetensorsError("header claims \(headerLength) bytes but the file has \(bytes.count - 8) after the length prefix (truncated or corrupt)")
-        }
-        let dataStart = 8 + Int(headerLength)
-        let dataSize = bytes.count - dataStart
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
-        } catch {
-            throw SafetensorsError("header is not valid JSON (corrupt file)")
-        }
-        guard let header = object as? [String: Any] else { throw SafetensorsError("header is not a JSON object") }
-        var metadata: [String: String] = [:]
-        var tensors: [SafetensorsTensorInfo] = []
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let map = value as? [String: Any] else { throw SafetensorsError("__metadata__ is not an object") }
-                for (k, v) in map {
-                    guard let s = v as? String else { throw SafetensorsError("__metadata__.\(k) is not a string") }
-                    metadata[k] = s
-                }
-                continue
-            }
-            guard let entry = value as? [String: Any],
-                  let dtypeName = entry["dtype"] as? String,
-                  let shapeValues = entry["shape"] as? [Any],
-                  let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2 else {
-                throw SafetensorsError("tensor '\(name)': entry needs dtype, shape and data_offsets")
-            }
-            guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
-                throw SafetensorsError("tensor '\(name)': unknown dtype \(dtypeName)")
-            }
-            var shape: [Int] = []
-            var elements = 1
-            for dim in shapeValues {
-                guard let d = (dim as? NSNumber)?.intValue, d >= 0 else {
-                    throw SafetensorsError("tensor '\(name)': invalid shape \(shapeValues)")
-                }
-                let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= dataSize else {
-                    throw SafetensorsError("tensor '\(name)': shape \(shapeValues) claims more elements than the file holds")
-                }
-                elements = product
-                shape.append(d)
-            }
-            guard let begin = (offsetValues[0] as? NSNumber)?.intValue, let end = (offsetValues[1] as? NSNumber)?.intValue,
-                  begin >= 0, begin <= end, end <= dataSize else {
-                throw SafetensorsError("tensor '\(name)': data_offsets \(offsetValues) lie outside the \(dataSize) data bytes (truncated or corrupt)")
-            }
-            guard end - begin == elements * dtype.size else {
-                throw SafetensorsError("tensor '\(name)': \(end - begin) bytes do not match shape \(shape) of \(dtypeName)")
-            }
-            tensors.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end))
-        }
-        tensors.sort { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound || ($0.dataOffsets.lowerBound == $1.dataOffsets.lowerBound && $0.name < $1.name) }
-        var cursor = 0
-        for t in tensors {
-            guard t.dataOffsets.lowerBound == cursor else {
-                throw SafetensorsError("tensor '\(t.name)': data is not contiguous (gap or overlap at byte \(cursor))")
-            }
-            cursor = t.dataOffsets.upperBound
-        }
-        guard cursor == dataSize else { throw SafetensorsError("\(dataSize - cursor) trailing bytes after the last tensor") }
+        let headerLength = try validatedHeaderLength(bytes[0..<8], fileSize: bytes.count)
+        let dataStart = 8 + headerLength
+        let (metadata, tensors) = try parseSafetensorsHeader(bytes[8..<dataStart], dataSize: bytes.count - dataStart)
         self.metadata = metadata
         self.tensors = tensors
         self.bytes = bytes
@@ -275,6 +290,110 @@ public struct SafetensorsFile: Sendable {
     public func int64s(_ name: String) throws -> [Int64] { try typed(name, .i64, as: Int64.self) }
     /// Tensor `name` as bytes (must be `U8`).
     public func uint8s(_ name: String) throws -> [UInt8] { try typed(name, .u8, as: UInt8.self) }
+}
+
+/// Reads the 8-byte little-endian header length and checks it against the limit and the file size.
+private func validatedHeaderLength(_ prefix: some Collection<UInt8>, fileSize: Int) throws -> Int {
+    var headerLength: UInt64 = 0
+    for (i, byte) in prefix.prefix(8).enumerated() { headerLength |= UInt64(byte) << (8 * UInt64(i)) }
+    guard headerLength <= UInt64(SafetensorsFile.maximumHeaderBytes) else {
+        throw SafetensorsError("header claims \(headerLength) bytes, more than the \(SafetensorsFile.maximumHeaderBytes)-byte limit (corrupt or not a safetensors file)")
+    }
+    guard Int(headerLength) <= fileSize - 8 else {
+        throw SafetensorsError("header claims \(headerLength) bytes but the file has \(fileSize - 8) after the length prefix (truncated or corrupt)")
+    }
+    guard headerLength >= 2 else { throw SafetensorsError("header of \(headerLength) bytes cannot hold a JSON object") }
+    return Int(headerLength)
+}
+
+private struct HeaderKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+private struct HeaderEntry: Decodable {
+    var dtype: String
+    var shape: [Int]
+    var dataOffsets: [Int]
+    enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+}
+
+/// The decoded JSON header; entries are checked against the data size afterwards.
+private struct DecodedHeader: Decodable {
+    var metadata: [String: String] = [:]
+    var entries: [(name: String, entry: HeaderEntry)] = []
+
+    init(from decoder: any Decoder) throws {
+        let container: KeyedDecodingContainer<HeaderKey>
+        do { container = try decoder.container(keyedBy: HeaderKey.self) } catch {
+            throw SafetensorsError("header is not a JSON object")
+        }
+        for key in container.allKeys {
+            if key.stringValue == "__metadata__" {
+                do { metadata = try container.decode([String: String].self, forKey: key) } catch {
+                    throw SafetensorsError("__metadata__ must be an object of strings")
+                }
+                continue
+            }
+            do { entries.append((key.stringValue, try container.decode(HeaderEntry.self, forKey: key))) } catch {
+                throw SafetensorsError("tensor '\(key.stringValue)': entry needs dtype (string), shape (integers) and data_offsets (integers)")
+            }
+        }
+    }
+}
+
+/// Parses the JSON header and validates every tensor against `dataSize`, the number of
+/// bytes after the header: dtypes known, shapes non-negative without overflow, offsets
+/// inside the data, byte counts matching shapes, data contiguous with no trailing bytes.
+private func parseSafetensorsHeader(_ json: ArraySlice<UInt8>, dataSize: Int) throws -> ([String: String], [SafetensorsTensorInfo]) {
+    guard json.first == UInt8(ascii: "{") else { throw SafetensorsError("header does not start with '{' (corrupt or not a safetensors file)") }
+    let header: DecodedHeader
+    do {
+        header = try JSONDecoder().decode(DecodedHeader.self, from: Data(json))
+    } catch let error as SafetensorsError {
+        throw error
+    } catch {
+        throw SafetensorsError("header is not valid JSON (corrupt file)")
+    }
+    var tensors: [SafetensorsTensorInfo] = []
+    tensors.reserveCapacity(header.entries.count)
+    for (name, entry) in header.entries {
+        guard let dtype = SafetensorsDType(rawValue: entry.dtype) else {
+            throw SafetensorsError("tensor '\(name)': unknown dtype \(entry.dtype)")
+        }
+        var elements = 1
+        for d in entry.shape {
+            guard d >= 0 else { throw SafetensorsError("tensor '\(name)': invalid shape \(entry.shape)") }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= dataSize else {
+                throw SafetensorsError("tensor '\(name)': shape \(entry.shape) claims more elements than the file holds")
+            }
+            elements = product
+        }
+        guard entry.dataOffsets.count == 2 else {
+            throw SafetensorsError("tensor '\(name)': data_offsets must hold two integers, got \(entry.dataOffsets)")
+        }
+        let begin = entry.dataOffsets[0], end = entry.dataOffsets[1]
+        guard begin >= 0, begin <= end, end <= dataSize else {
+            throw SafetensorsError("tensor '\(name)': data_offsets \(entry.dataOffsets) lie outside the \(dataSize) data bytes (truncated or corrupt)")
+        }
+        guard end - begin == elements * dtype.size else {
+            throw SafetensorsError("tensor '\(name)': \(end - begin) bytes do not match shape \(entry.shape) of \(entry.dtype)")
+        }
+        tensors.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: entry.shape, dataOffsets: begin..<end))
+    }
+    tensors.sort { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound || ($0.dataOffsets.lowerBound == $1.dataOffsets.lowerBound && $0.name < $1.name) }
+    var cursor = 0
+    for t in tensors {
+        guard t.dataOffsets.lowerBound == cursor else {
+            throw SafetensorsError("tensor '\(t.name)': data is not contiguous (gap or overlap at byte \(cursor))")
+        }
+        cursor = t.dataOffsets.upperBound
+    }
+    guard cursor == dataSize else { throw SafetensorsError("\(dataSize - cursor) trailing bytes after the last tensor") }
+    return (header.metadata, tensors)
 }
 
 private func jsonString(_ s: String) -> String {

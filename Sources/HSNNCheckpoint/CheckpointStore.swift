@@ -1,0 +1,457 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a ``CheckpointStore`` writes and retains versions.
+public struct CheckpointStoreOptions: Sendable {
+    /// Versions retention keeps besides `LATEST`, pinned and leased ones: the newest
+    /// `keepVersions` intact versions (at least 1; default 5).
+    public var keepVersions: Int
+    /// Apply retention after every successful publish (default `true`).
+    public var pruneAfterPublish: Bool
+    /// Permission bits of every file written (default `0o640`), set explicitly, not via the umask.
+    public var fileMode: UInt16
+    /// Permission bits of every folder written (default `0o750`).
+    public var folderMode: UInt16
+    /// Bounds manifests must respect to be loaded.
+    public var limits: CheckpointManifestLimits
+    /// How long a publish or prune waits for another process's directory lock (default 60 s).
+    public var lockTimeout: Duration
+    /// Test hook called after each step of the publish protocol.
+    package var faultInjector: PublishFaultInjector?
+
+    public init(keepVersions: Int = 5, pruneAfterPublish: Bool = true, fileMode: UInt16 = 0o640, folderMode: UInt16 = 0o750,
+                limits: CheckpointManifestLimits = .init(), lockTimeout: Duration = .seconds(60)) {
+        self.keepVersions = keepVersions
+        self.pruneAfterPublish = pruneAfterPublish
+        self.fileMode = fileMode
+        self.folderMode = folderMode
+        self.limits = limits
+        self.lockTimeout = lockTimeout
+    }
+}
+
+/// The steps of the publish protocol, in order (see ``CheckpointStore/publish(metadata:writer:)``).
+package enum PublishStep: String, Sendable, CaseIterable {
+    case createdTemporaryFolder
+    case wroteFiles
+    case syncedFiles
+    case wroteManifest
+    case syncedTemporaryFolder
+    case renamedVersionFolder
+    case syncedDirectory
+    case wroteLatestTemporary
+    case renamedLatest
+    case syncedDirectoryAfterLatest
+}
+
+/// Injects a failure after a publish step. Throwing ``SimulatedCrash`` stops the publish
+/// dead, without any cleanup, as if the process had been killed at that point; any other
+/// error takes the normal failure path.
+package struct PublishFaultInjector: Sendable {
+    package var handler: @Sendable (PublishStep) throws -> Void
+    package init(_ handler: @escaping @Sendable (PublishStep) throws -> Void) { self.handler = handler }
+}
+
+/// Thrown by a ``PublishFaultInjector`` to simulate the process dying.
+package struct SimulatedCrash: Error {
+    package var step: PublishStep
+    package init(step: PublishStep) { self.step = step }
+}
+
+/// What a successful publish produced and what it cost.
+public struct CheckpointPublishResult: Sendable {
+    public var version: CheckpointVersion
+    /// The published version folder.
+    public var folder: URL
+    public var manifest: CheckpointManifest
+    /// Bytes of all files written, including the manifest.
+    public var bytesWritten: Int64
+    /// Files written, including the manifest.
+    public var fileCount: Int
+    /// Wall time of the whole publish, from taking the directory lock to `LATEST` being durable
+    /// (retention afterwards is not included).
+    public var duration: Duration
+    /// Time spent in the caller's writer.
+    public var writeDuration: Duration
+    /// Time spent making the files durable and checksumming them (overlapped).
+    public var syncDuration: Duration
+    /// Time spent writing the manifest, renaming the folder and replacing `LATEST`.
+    public var commitDuration: Duration
+    /// Retention applied after the publish, when enabled and successful.
+    public var prune: CheckpointPruneReport?
+    /// Retention failure after a successful publish (the publish itself stands).
+    public var pruneError: CheckpointError?
+
+    /// Publish throughput in bytes per second.
+    public var bytesPerSecond: Double {
+        let seconds = duration.seconds
+        return seconds > 0 ? Double(bytesWritten) / seconds : 0
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// A directory of versioned checkpoints.
+///
+/// Layout of the directory `DIR`:
+/// ```
+/// DIR/LATEST              "v00000042\n": the version to load
+/// DIR/v00000042/          one folder per version (v + 8 digits)
+///     manifest.json       CheckpointManifest: metadata, offsets, size and SHA-256 of every file
+///     PINNED              present when pinned (retention keeps it); text: when and why
+///     .reading            lock file readers hold a shared flock on (see CheckpointReadLease)
+///     *.safetensors ...   the files the state writer produced
+/// DIR/.publish.lock       flock held while publishing or pruning (holder's pid inside)
+/// DIR/.tmp-v00000043-*    a publish in progress or abandoned by a crash (removed at next start)
+/// DIR/.deleting-v*-*      a version being deleted by retention (removed at next start)
+/// ```
+///
+/// The store is model-agnostic: the caller's writer fills a folder with files; the store
+/// makes it durable, inventories it and publishes it atomically.
+public final class CheckpointStore: Sendable {
+    /// Name of the pointer file.
+    public static let latestFileName = "LATEST"
+    /// Name of the marker that pins a version.
+    public static let pinMarkerName = "PINNED"
+    /// Name of the per-version lock file readers hold a shared `flock` on.
+    public static let readLockName = ".reading"
+    static let temporaryPrefix = ".tmp-"
+    static let deletingPrefix = ".deleting-"
+
+    /// The checkpoint directory.
+    public let directory: URL
+    public let options: CheckpointStoreOptions
+    let logger: Logger
+    let path: String
+    /// Symbolic links resolved, for lease registry keys shared by every store on this directory.
+    let canonicalPath: String
+    /// Serializes this process's publishes and prunes before the cross-process lock.
+    let operationLock = Mutex<Void>(())
+    private let publishQueue = DispatchQueue(label: "hsnn.checkpoint.publish", qos: .utility)
+
+    /// Opens (and with `create`, creates) a checkpoint directory, then removes folders left by
+    /// publishes or deletions a crash interrupted (when no other process is publishing).
+    /// - Parameters:
+    ///   - directory: the checkpoint directory `DIR`.
+    ///   - options: modes, retention and limits.
+    ///   - logger: receives one line per publish, rejection and deletion (`checkpoint.*` metadata).
+    ///   - create: create `DIR` (mode ``CheckpointStoreOptions/folderMode``) when missing.
+    /// - Throws: ``CheckpointError`` when the directory is missing (and `create` is false), not a
+    ///   folder, cannot be created, or the options are invalid.
+    public init(directory: URL, options: CheckpointStoreOptions = .init(), logger: Logger, create: Bool = true) throws {
+        guard options.keepVersions >= 1 else {
+            throw CheckpointError.invalid("keepVersions is \(options.keepVersions)", remedy: "Keep at least one version")
+        }
+        guard options.fileMode <= 0o7777, options.folderMode <= 0o7777 else {
+            throw CheckpointError.invalid("file or folder mode out of range", remedy: "Give permission bits such as 0o640 and 0o750")
+        }
+        self.directory = directory.standardizedFileURL
+        self.options = options
+        self.logger = logger
+        var path = self.directory.path
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        self.path = path
+        switch try FileSystem.kind(path) {
+        case .directory: break
+        case nil where create: try FileSystem.makeDirectories(path, mode: options.folderMode)
+        case nil:
+            throw CheckpointError(.notFound, "checkpoint directory \(path) does not exist",
+                                  remedy: "Check the path (checkpoint.dir / HSNN_CHECKPOINT_DIR)", path: path)
+        default:
+            if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
+               (try? FileSystem.kind(resolved.hasPrefix("/") ? resolved : (path as NSString).deletingLastPathComponent + "/" + resolved)) == .directory {
+                break
+            }
+            throw CheckpointError(.fileSystem, "\(path) is not a folder", remedy: "Point the checkpoint directory at a folder", path: path)
+        }
+        self.canonicalPath = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        if let lock = DirectoryLock.tryAcquire(directory: path, fileMode: options.fileMode) {
+            removeLeftovers()
+            withExtendedLifetime(lock) {}
+        }
+    }
+
+    func folderPath(_ version: CheckpointVersion) -> String { path + "/" + version.folderName }
+
+    /// The version folder's URL (whether or not it exists).
+    public func folder(of version: CheckpointVersion) -> URL {
+        URL(fileURLWithPath: folderPath(version), isDirectory: true)
+    }
+
+    /// Every folder named like a version, ascending (complete or not: see ``verify(_:)``).
+    /// - Throws: ``CheckpointError`` when the directory cannot be listed.
+    public func versions() throws -> [CheckpointVersion] {
+        try FileSystem.list(path).compactMap { CheckpointVersion(folderName: $0) }.filter {
+            (try? FileSystem.kind(folderPath($0))) == .directory
+        }.sorted()
+    }
+
+    /// The version `LATEST` names; `nil` when there is no `LATEST` file.
+    /// - Throws: ``CheckpointError`` when `LATEST` exists but cannot be read or is malformed.
+    public func latestVersion() throws -> CheckpointVersion? {
+        let latestPath = path + "/" + Self.latestFileName
+        guard FileSystem.exists(latestPath) else { return nil }
+        let data = try FileSystem.readSmallFile(latestPath, limit: 64, what: "LATEST pointer")
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let version = CheckpointVersion(folderName: text) else {
+            throw CheckpointError(.corruptVersion, "\(latestPath) does not name a version folder (it holds '\(text.prefix(40))')",
+                                  remedy: "Write the folder name of a good version followed by a newline into it, e.g. `echo v00000042 > LATEST`",
+                                  path: latestPath)
+        }
+        return version
+    }
+
+    /// Removes temporary and half-deleted folders and `LATEST.tmp`; the caller holds the directory lock.
+    func removeLeftovers() {
+        guard let names = try? FileSystem.list(path) else { return }
+        for name in names where name.hasPrefix(Self.temporaryPrefix) || name.hasPrefix(Self.deletingPrefix) || name == Self.latestFileName + ".tmp" {
+            do {
+                try FileSystem.removeTree(path + "/" + name)
+                logger.info("removed leftover of an interrupted publish or deletion", metadata: ["checkpoint.path": "\(path)/\(name)"])
+            } catch {
+                logger.warning("cannot remove leftover", metadata: ["checkpoint.path": "\(path)/\(name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func inject(_ step: PublishStep) throws {
+        try options.faultInjector?.handler(step)
+    }
+
+    /// Publishes a new version: the writer fills a fresh folder, the store makes it durable,
+    /// writes its manifest and moves `LATEST` to it, then applies retention when enabled.
+    ///
+    /// Protocol (each step durable before the next): create `DIR/.tmp-vNNNNNNNN-<random>`
+    /// (``CheckpointStoreOptions/folderMode``); run `writer`; set the modes of every file and
+    /// folder, fsync every file while computing sizes and SHA-256s; write and fsync
+    /// `manifest.json`; fsync the folder; rename it to `vNNNNNNNN`; fsync `DIR`; write and fsync
+    /// `LATEST.tmp`; rename it over `LATEST`; fsync `DIR`. A crash at any point leaves the previous
+    /// `LATEST` loadable; a folder is only ever named `vNNNNNNNN` once complete.
+    ///
+    /// On failure the temporary folder (or the renamed folder, if `LATEST` was not yet replaced)
+    /// is removed and `LATEST` is untouched. The call blocks: run it on a background thread
+    /// while training continues, or use ``publishInBackground(metadata:writer:)``.
+    ///
+    /// - Parameters:
+    ///   - metadata: configuration, counters, offsets, index statistics and metrics to record.
+    ///   - writer: writes the state's files into the folder it is given (regular files and
+    ///     subfolders only; not `manifest.json`, `PINNED` or `.reading`). It need not fsync.
+    /// - Returns: the new version, its manifest, bytes written and the time each phase took.
+    /// - Throws: ``CheckpointError``: ``CheckpointError/Code/diskFull``, ``CheckpointError/Code/permissionDenied``,
+    ///   ``CheckpointError/Code/ioError`` and others, saying what happened and that `LATEST` is unchanged;
+    ///   ``CheckpointError/Code/busy`` when another process holds the directory.
+    public func publish(metadata: CheckpointMetadata, writer: (URL) throws -> Void) throws -> CheckpointPublishResult {
+        try CheckpointManifest.validate(metadata: metadata, limits: options.limits, source: "checkpoint metadata")
+        let clock = ContinuousClock()
+        var result = try operationLock.withLock { _ in
+            let lock = try DirectoryLock.acquire(directory: path, fileMode: options.fileMode, timeout: options.lockTimeout)
+            defer { withExtendedLifetime(lock) {} }
+            removeLeftovers()
+            return try publishLocked(metadata: metadata, writer: writer, clock: clock)
+        }
+        if options.pruneAfterPublish {
+            do {
+                result.prune = try prune()
+            } catch let error as CheckpointError {
+                result.pruneError = error
+                logger.warning("retention after publish failed", metadata: ["checkpoint.version": "\(result.version)", "error": "\(error)"])
+            } catch {
+                logger.warning("retention after publish failed", metadata: ["checkpoint.version": "\(result.version)", "error": "\(error)"])
+            }
+        }
+        return result
+    }
+
+    /// ``publish(metadata:writer:)`` on the store's own serial dispatch queue, off the Swift
+    /// concurrency pool, so blocking fsyncs never starve other tasks.
+    /// - Throws: what ``publish(metadata:writer:)`` throws.
+    public func publishInBackground(metadata: CheckpointMetadata, writer: @escaping @Sendable (URL) throws -> Void) async throws -> CheckpointPublishResult {
+        try await withCheckedThrowingContinuation { continuation in
+            publishQueue.async {
+                continuation.resume(with: Result { try self.publish(metadata: metadata, writer: writer) })
+            }
+        }
+    }
+
+    private func publishLocked(metadata: CheckpointMetadata, writer: (URL) throws -> Void, clock: ContinuousClock) throws -> CheckpointPublishResult {
+        let start = clock.now
+        let parent = try? latestVersion()
+        let existing = try versions()
+        let version = try CheckpointVersion(Swift.max(existing.last?.number ?? 0, parent?.number ?? 0) + 1)
+        let temporaryName = "\(Self.temporaryPrefix)\(version.folderName)-\(FileSystem.randomSuffix())"
+        let temporaryPath = path + "/" + temporaryName
+        let finalPath = folderPath(version)
+        let latestPath = path + "/" + Self.latestFileName
+        let latestTemporaryPath = latestPath + ".tmp"
+        var renamedIntoPlace = false
+        var latestReplaced = false
+        var writeDuration = Duration.zero, syncDuration = Duration.zero
+        do {
+            try FileSystem.makeDirectory(temporaryPath, mode: options.folderMode)
+            try inject(.createdTemporaryFolder)
+
+            let writeStart = clock.now
+            do { try writer(URL(fileURLWithPath: temporaryPath, isDirectory: true)) } catch {
+                throw CheckpointError.writerFailed(error, folder: temporaryPath)
+            }
+            writeDuration = clock.now - writeStart
+            try inject(.wroteFiles)
+
+            let syncStart = clock.now
+            let inventory = try inventory(of: temporaryPath)
+            let files = try syncAndHash(root: temporaryPath, files: inventory.files)
+            for folder in inventory.folders.reversed() { try FileSystem.sync(temporaryPath + "/" + folder, directory: true) }
+            syncDuration = clock.now - syncStart
+            try inject(.syncedFiles)
+
+            let manifest = CheckpointManifest(version: version, parentVersion: parent,
+                                              createdAtUnixMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()),
+                                              metadata: metadata, files: files)
+            try manifest.validate(limits: options.limits, source: "manifest of \(version.folderName)")
+            let manifestData = try manifest.encoded()
+            try FileSystem.writeFile(temporaryPath + "/" + CheckpointManifest.fileName, manifestData, mode: options.fileMode, sync: true, exclusive: true)
+            try FileSystem.writeFile(temporaryPath + "/" + Self.readLockName, Data(), mode: options.fileMode, sync: true, exclusive: true)
+            try inject(.wroteManifest)
+
+            try FileSystem.sync(temporaryPath, directory: true)
+            try inject(.syncedTemporaryFolder)
+
+            guard !FileSystem.exists(finalPath) else {
+                throw CheckpointError(.fileSystem, "\(finalPath) appeared while publishing", remedy: "Another writer is using this directory; stop it", path: finalPath)
+            }
+            try FileSystem.renameItem(temporaryPath, finalPath)
+            renamedIntoPlace = true
+            try inject(.renamedVersionFolder)
+
+            try FileSystem.sync(path, directory: true)
+            try inject(.syncedDirectory)
+
+            try FileSystem.writeFile(latestTemporaryPath, Data((version.folderName + "\n").utf8), mode: options.fileMode, sync: true)
+            try inject(.wroteLatestTemporary)
+
+            try FileSystem.renameItem(latestTemporaryPath, latestPath)
+            latestReplaced = true
+            try inject(.renamedLatest)
+
+            try FileSystem.sync(path, directory: true)
+            try inject(.syncedDirectoryAfterLatest)
+
+            let duration = clock.now - start
+            let bytes = files.reduce(Int64(manifestData.count)) { $0 + $1.size }
+            logger.info("published checkpoint", metadata: [
+                "checkpoint.version": "\(version)", "checkpoint.parent": "\(parent.map(\.folderName) ?? "none")",
+                "checkpoint.bytes": "\(bytes)", "checkpoint.files": "\(files.count + 1)",
+                "checkpoint.duration_ms": "\(Int(duration.seconds * 1000))",
+            ])
+            return CheckpointPublishResult(version: version, folder: URL(fileURLWithPath: finalPath, isDirectory: true), manifest: manifest,
+                                           bytesWritten: bytes, fileCount: files.count + 1, duration: duration,
+                                           writeDuration: writeDuration, syncDuration: syncDuration,
+                                           commitDuration: duration - writeDuration - syncDuration, prune: nil, pruneError: nil)
+        } catch let crash as SimulatedCrash {
+            throw crash
+        } catch {
+            var failure = CheckpointError.wrapping(error, context: "publishing into \(path) failed", path: temporaryPath,
+                                                   otherwise: "Check the checkpoint directory and the log")
+            if latestReplaced {
+                // LATEST already names the new version; only its durability is in doubt.
+                failure = CheckpointError(failure.code, "\(version.folderName) was published but \(failure.message)",
+                                          remedy: "\(failure.remedy). LATEST names \(version.folderName) but may revert to the previous version after a power loss",
+                                          path: failure.path, osErrorCode: failure.osErrorCode)
+            } else {
+                try? FileSystem.removeTree(temporaryPath)
+                try? FileSystem.removeTree(latestTemporaryPath)
+                if renamedIntoPlace {
+                    let doomed = "\(path)/\(Self.deletingPrefix)\(version.folderName)-\(FileSystem.randomSuffix())"
+                    if (try? FileSystem.renameItem(finalPath, doomed)) != nil { try? FileSystem.removeTree(doomed) }
+                }
+                try? FileSystem.sync(path, directory: true)
+                failure = failure.abandoningPublish(of: version, latest: parent)
+            }
+            logger.warning("checkpoint publish failed", metadata: [
+                "checkpoint.version": "\(version)", "error.code": "\(failure.code)", "error": "\(failure)",
+            ])
+            throw failure
+        }
+    }
+
+    /// Regular files (relative paths) and subfolders (parents first) the writer produced.
+    private func inventory(of root: String) throws -> (files: [String], folders: [String]) {
+        var files: [String] = [], folders: [String] = []
+        func walk(_ relative: String) throws {
+            let absolute = relative.isEmpty ? root : root + "/" + relative
+            for name in try FileSystem.list(absolute) {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                if relative.isEmpty, CheckpointManifest.reservedNames.contains(name) {
+                    throw CheckpointError.invalid("the state writer created '\(name)', a name reserved for the store",
+                                                  remedy: "Rename that file in the model's state writer")
+                }
+                if let problem = CheckpointManifest.pathProblem(child, limits: options.limits) {
+                    throw CheckpointError.invalid("the state writer created '\(child)', whose path \(problem)", remedy: "Rename that file in the model's state writer")
+                }
+                switch try FileSystem.kind(absolute + "/" + name) {
+                case .regular:
+                    files.append(child)
+                case .directory:
+                    try FileSystem.setMode(absolute + "/" + name, options.folderMode, directory: true)
+                    folders.append(child)
+                    try walk(child)
+                default:
+                    throw CheckpointError.invalid("the state writer created '\(child)', which is not a regular file or folder",
+                                                  remedy: "Checkpoints hold regular files and folders only (no links, pipes or sockets)")
+                }
+            }
+        }
+        try walk("")
+        guard files.count <= options.limits.maximumFiles else {
+            throw CheckpointError.invalid("the state writer created \(files.count) files, more than the limit of \(options.limits.maximumFiles)",
+                                          remedy: "Write fewer, larger files or raise the manifest limits")
+        }
+        return (files, folders)
+    }
+
+    /// Sets modes, then fsyncs every file on a helper thread while this thread checksums them,
+    /// so the device writes while the CPU hashes (the data is still in the page cache).
+    private func syncAndHash(root: String, files: [String]) throws -> [CheckpointFileEntry] {
+        for file in files { try FileSystem.setMode(root + "/" + file, options.fileMode, directory: false) }
+        let syncFailure = Mutex<CheckpointError?>(nil)
+        let group = DispatchGroup()
+        let paths = files.map { root + "/" + $0 }
+        DispatchQueue.global(qos: .utility).async(group: group) {
+            for path in paths {
+                do { try FileSystem.sync(path, directory: false) } catch let error as CheckpointError {
+                    syncFailure.withLock { $0 = $0 ?? error }
+                    return
+                } catch {
+                    return
+                }
+            }
+        }
+        var entries: [CheckpointFileEntry] = []
+        entries.reserveCapacity(files.count)
+        let hasher = FileHasher()
+        var hashFailure: (any Error)?
+        for file in files {
+            do {
+                let (sha256, size) = try hasher.hash(root + "/" + file)
+                entries.append(CheckpointFileEntry(path: file, size: size, sha256: sha256))
+            } catch {
+                hashFailure = error
+                break
+            }
+        }
+        group.wait()
+        if let error = syncFailure.withLock({ $0 }) { throw error }
+        if let hashFailure { throw hashFailure }
+        return entries
+    }
+}

@@ -1,1 +1,0 @@
-// HSNNCheckpoint module.

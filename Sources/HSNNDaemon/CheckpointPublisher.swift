@@ -1,0 +1,136 @@
+import Foundation
+import HSNNCheckpoint
+import HSNNStream
+import Logging
+import Metrics
+import Synchronization
+
+/// Writes engine snapshots as checkpoint versions, off the training thread.
+///
+/// Cadence snapshots are handed to ``submit(_:)`` and written by a background thread
+/// (when one is still being written, a newer one replaces the waiting one). Rebalances
+/// and shutdown use ``publishNow(_:)``. Publishes never overlap. After each success the
+/// offsets it reflects are committed to the group, so lag tools keep working; a failure is
+/// logged and counted, leaves `LATEST` as it was, and the next cadence retries.
+final class CheckpointPublisher: @unchecked Sendable {
+    // @unchecked: `publishLock` serialises every publish; `waiting` is behind a Mutex.
+    private let store: CheckpointStore
+    private let logger: Logger
+    private let status: DaemonStatusBoard
+    private let commit: @Sendable ([StreamPartition: Int64]) -> Void
+    private let publishLock = NSLock()
+    private let waiting = Mutex<EngineSnapshot?>(nil)
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let published = Counter(label: "hsnn_checkpoint_published_total")
+    private let failed = Counter(label: "hsnn_checkpoint_failed_total")
+    private let duration = Timer(label: "hsnn_checkpoint_publish_seconds")
+    private let bytes = Gauge(label: "hsnn_checkpoint_bytes")
+    private let version = Gauge(label: "hsnn_checkpoint_version")
+
+    init(store: CheckpointStore, status: DaemonStatusBoard, logger: Logger,
+         commit: @escaping @Sendable ([StreamPartition: Int64]) -> Void) {
+        self.store = store
+        self.status = status
+        self.logger = logger
+        self.commit = commit
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            while true {
+                wake.wait()
+                if stopped.withLock({ $0 }) { break }
+                if let snapshot = waiting.withLock({ s -> EngineSnapshot? in defer { s = nil }; return s }) {
+                    _ = try? publishNow(snapshot)
+                }
+            }
+            finished.signal()
+        }
+        thread.name = "hsnn-publisher"
+        thread.start()
+    }
+
+    /// Stops the background thread after the publish in progress.
+    func stop() {
+        stopped.withLock { $0 = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    /// Queues `snapshot` for the background thread (replacing one not yet started).
+    func submit(_ snapshot: EngineSnapshot) {
+        waiting.withLock { $0 = snapshot }
+        wake.signal()
+    }
+
+    /// Publishes `snapshot` now, then commits its offsets.
+    /// - Throws: the ``CheckpointError`` of a failed publish (already logged and counted).
+    @discardableResult
+    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult {
+        publishLock.lock(); defer { publishLock.unlock() }
+        // Model and index health as gauges: hsnn_model_live_items, hsnn_model_index_moves_total, ...
+        for (key, value) in snapshot.learner.statistics {
+            Gauge(label: "hsnn_model_" + key.replacing(".", with: "_")).record(value)
+        }
+        do {
+            let result = try store.publish(metadata: Self.metadata(of: snapshot)) { folder in
+                try snapshot.learner.write(to: folder)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                try encoder.encode(snapshot.pipeline).write(to: folder.appendingPathComponent(Self.pipelineFileName))
+            }
+            published.increment()
+            duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
+            bytes.record(Double(result.bytesWritten))
+            version.record(Double(result.version.number))
+            let seconds = Double(result.duration.components.seconds) + Double(result.duration.components.attoseconds) * 1e-18
+            status.modify {
+                $0.modelVersion = Int64(result.version.number)
+                $0.lastPublishAt = Date()
+                $0.lastPublishSeconds = seconds
+                $0.lastPublishError = nil
+            }
+            logger.info("published checkpoint", metadata: [
+                "checkpoint.version": "\(result.version.folderName)", "checkpoint.bytes": "\(result.bytesWritten)",
+                "checkpoint.seconds": "\(String(format: "%.3f", seconds))",
+                "checkpoint.pause_seconds": "\(String(format: "%.4f", snapshot.pauseSeconds))",
+                "training.examples": "\(snapshot.pipeline.counters.examplesTrained)",
+            ])
+            commit(snapshot.pipeline.nextOffsets)
+            return result
+        } catch {
+            failed.increment()
+            status.modify { $0.lastPublishError = "\(error)" }
+            logger.error("checkpoint publish failed; LATEST is unchanged and the next cadence retries",
+                         metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// The file, beside the learner's, that holds the pipeline state (joiner, partial batch, offsets).
+    static let pipelineFileName = "pipeline.json"
+
+    static func metadata(of snapshot: EngineSnapshot) -> CheckpointMetadata {
+        let c = snapshot.pipeline.counters
+        let j = snapshot.pipeline.joiner.counters
+        let counters: [String: CheckpointCounter] = [
+            CheckpointManifest.eventsTrainedCounter: .int(c.examplesTrained),
+            "events_processed": .int(c.events), "positives_trained": .int(c.positivesTrained),
+            "batches": .int(c.batches), "item_upserts": .int(c.itemUpserts), "item_deletes": .int(c.itemDeletes),
+            "records_skipped_malformed": .int(c.skippedMalformed),
+            "joiner_impressions": .int(j.impressions), "joiner_clicks": .int(j.clicks),
+            "joiner_duplicates": .int(j.duplicates), "joiner_unmatched_clicks": .int(j.unmatchedClicks),
+            "joiner_overflow": .int(j.overflow), "joiner_pending": .int(Int64(j.pendingImpressions)),
+        ]
+        let offsets = snapshot.pipeline.nextOffsets.sorted { $0.key < $1.key }.map {
+            CheckpointPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
+        }
+        return CheckpointMetadata(
+            configuration: .object(snapshot.learner.configurationJSON.mapValues { .string($0) }),
+            counters: counters, offsets: offsets,
+            indexStatistics: .object(snapshot.learner.statistics.mapValues { .double($0) }),
+            metrics: .object(["snapshot_pause_seconds": .double(snapshot.pauseSeconds)]))
+    }
+}

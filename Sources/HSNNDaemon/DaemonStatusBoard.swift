@@ -1,0 +1,54 @@
+import Foundation
+import HSNNStream
+import Synchronization
+
+/// The daemon's live status, written by its parts and read by `/status` and `/readyz`.
+public final class DaemonStatusBoard: Sendable {
+    /// What `/status` reports.
+    public struct Status: Sendable, Codable {
+        public var startedAt: Date = Date()
+        public var consuming = false
+        public var assignedPartitions: [String] = []
+        public var pipeline = PipelineCounters()
+        public var joiner = JoinerCounters()
+        /// Next offset reflected in the model, per `topic/partition`.
+        public var offsets: [String: Int64] = [:]
+        /// Consumer lag per `topic/partition`, from librdkafka statistics.
+        public var lag: [String: Int64] = [:]
+        public var malformed: [String: Int64] = [:]
+        public var modelVersion: Int64?
+        public var lastPublishAt: Date?
+        public var lastPublishSeconds: Double?
+        public var lastPublishError: String?
+        public var pausedForBackpressure = false
+        public var eventsPerSecond: Double = 0
+        /// The model's recent loss and schedule position.
+        public var learner: [String: Double] = [:]
+    }
+
+    private let state = Mutex(Status())
+
+    public init() {}
+
+    /// A copy of the current status.
+    public var current: Status { state.withLock { $0 } }
+
+    /// Ready once it is consuming and has trained at least one batch.
+    public var isReady: (ready: Bool, reason: String) {
+        let s = current
+        if !s.consuming { return (false, "not consuming yet") }
+        if s.pipeline.batches == 0 { return (false, "no batch trained yet") }
+        return (true, "ok")
+    }
+
+    public func modify(_ body: (inout Status) -> Void) { state.withLock { body(&$0) } }
+
+    func update(pipeline: PipelineCounters, joiner: JoinerCounters, offsets: [StreamPartition: Int64], learner: [String: Double]) {
+        state.withLock { s in
+            s.pipeline = pipeline
+            s.joiner = joiner
+            s.offsets = Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.description, $0.value) })
+            s.learner = learner
+        }
+    }
+}

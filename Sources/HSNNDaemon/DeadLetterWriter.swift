@@ -1,0 +1,42 @@
+import Foundation
+import HSNNKafka
+import HSNNStream
+import Logging
+
+/// Copies records that could not be decoded, with the error, to the dead-letter topic.
+///
+/// The copy keeps the original key and value; headers are not used, so the error travels
+/// in a JSON envelope: `{"error":{"reason":...,"message":...},"source":{"topic":...,"partition":...,"offset":...},"value_base64":...}`.
+final class DeadLetterWriter: Sendable {
+    private let producer: KafkaProducer
+    private let topic: String
+    private let logger: Logger
+
+    init(topic: String, bootstrapServers: String, properties: [String: String], logger: Logger) throws {
+        self.topic = topic
+        self.logger = logger
+        producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: bootstrapServers, clientID: "hsnn-dead-letter", properties: properties),
+            logger: logger)
+    }
+
+    func write(_ record: RejectedRecord) {
+        let envelope: [String: Any] = [
+            "error": ["reason": record.error.reason, "message": record.error.message],
+            "source": ["topic": record.partition.topic, "partition": Int(record.partition.partition), "offset": record.offset],
+            "value_base64": record.value.map { Data($0).base64EncodedString() } ?? NSNull(),
+        ]
+        do {
+            let value = try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])
+            try producer.send(topic: topic, key: record.key, value: [UInt8](value))
+            producer.poll()
+        } catch {
+            logger.warning("could not copy a malformed record to the dead-letter topic", metadata: [
+                "kafka.topic": "\(topic)", "error": "\(error)"])
+        }
+    }
+
+    func close() {
+        try? producer.flush(timeout: .seconds(5))
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import HSNNCheckpoint
+import HSNNEvents
+import HSNNKafka
+import HSNNOps
+import HSNNStream
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Creates the model the daemon trains: fresh, or restored from a checkpoint folder.
+public protocol LearnerFactory: Sendable {
+    /// A new, untrained learner.
+    func makeFresh() throws -> any CheckpointableLearner
+    /// The learner saved in a checkpoint version's folder by ``LearnerSnapshot/write(to:)``.
+    /// - Throws: when the files are missing or do not match the configuration.
+    func load(from folder: URL) throws -> any CheckpointableLearner
+}
+
+/// The long-running service: consumes events from Kafka, trains continuously, and
+/// publishes checkpoints.
+///
+/// Threads: one polls Kafka and decodes, one trains, one writes checkpoints; none of them
+/// runs on the Swift cooperative pool. On graceful shutdown (SIGTERM through the
+/// `ServiceGroup`) it stops consuming, finishes the chunk in progress, publishes the final
+/// state, commits its offsets and leaves the group.
+public final class TrainingDaemon: Service, Sendable {
+    public let settings: DaemonSettings
+    public let status: DaemonStatusBoard
+    private let factory: any LearnerFactory
+    private let logger: Logger
+    private let notifier: SystemdNotifier?
+    private let onBrokerStarted: (@Sendable (String) -> Void)?
+
+    /// - Parameters:
+    ///   - onBrokerStarted: called with the bootstrap address once the embedded broker runs
+    ///     (only with `kafka.brokers = "embedded"`).
+    public init(settings: DaemonSettings, factory: any LearnerFactory, status: DaemonStatusBoard = DaemonStatusBoard(),
+                notifier: SystemdNotifier? = nil, logger: Logger, onBrokerStarted: (@Sendable (String) -> Void)? = nil) {
+        self.settings = settings
+        self.factory = factory
+        self.status = status
+        self.notifier = notifier
+        self.logger = logger
+        self.onBrokerStarted = onBrokerStarted
+    }
+
+    public func run() async throws {
+        let s = settings
+        let broker: EmbeddedBroker? = s.usesEmbeddedBroker
+            ? try EmbeddedBroker(eventsTopic: s.eventsTopic, itemsTopic: s.itemsTopic, logger: logger) : nil
+        let bootstrap = broker?.bootstrapServers ?? s.brokers
+        if let broker {
+            logger.info("embedded Kafka broker started", metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)"])
+            onBrokerStarted?(broker.bootstrapServers)
+        }
+        // Every Kafka client lives inside `consumeAndTrain`, so all are gone before the broker.
+        try await consumeAndTrain(bootstrap: bootstrap)
+        withExtendedLifetime(broker) {}
+        logger.info("stopped", metadata: ["training.examples": "\(status.current.pipeline.examplesTrained)"])
+    }
+
+    private func consumeAndTrain(bootstrap: String) async throws {
+        let s = settings
+        let store = try CheckpointStore(
+            directory: URL(fileURLWithPath: s.checkpointDirectory),
+            options: CheckpointStoreOptions(keepVersions: s.checkpointKeep, fileMode: s.checkpointFileMode, folderMode: s.checkpointFolderMode),
+            logger: logger)
+        let restored = try await onDedicatedThread { OwnershipTransfer(try self.restore(from: store)) }
+        let (learner, pipelineState) = restored.value
+        let pipeline = pipelineState.map {
+            TrainingPipeline(learner: learner, joinerConfiguration: s.joiner, batchSize: s.batchSize, state: $0)
+        } ?? TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: s.joiner), batchSize: s.batchSize)
+
+        let queue = IngestQueue<IngestItem>(capacity: s.queueCapacity)
+        let coordinator = RebalanceCoordinator(status: status, logger: logger)
+        var properties = s.kafkaProperties
+        properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? "10000"
+        properties["heartbeat.interval.ms"] = properties["heartbeat.interval.ms"] ?? "1000"
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                bootstrapServers: bootstrap, groupID: s.groupID, clientID: "hsnn",
+                maxPrefetchKilobytes: s.prefetchKilobytes, statisticsInterval: .seconds(5), properties: properties),
+            rebalanceHandler: coordinator, logger: logger)
+        let deadLetter = try s.deadLetterTopic.map { topic in
+            try DeadLetterWriter(topic: topic, bootstrapServers: bootstrap, properties: s.kafkaProperties, logger: logger)
+        }
+        let publisher = CheckpointPublisher(store: store, status: status, logger: logger) { offsets in
+            coordinator.commit(offsets)
+        }
+        let engine = TrainingEngine(
+            pipeline: pipeline, learner: learner, queue: queue,
+            snapshotEverySeconds: s.checkpointEverySeconds, snapshotEveryEvents: s.checkpointEveryEvents, status: status,
+            onSnapshot: { publisher.submit($0) })
+        var deadLetterSink: (@Sendable (RejectedRecord) -> Void)?
+        if let deadLetter { deadLetterSink = { deadLetter.write($0) } }
+        let poller = IngestPoller(
+            consumer: consumer, queue: queue,
+            decoder: KafkaRecordDecoder(decoder: EventDecoder(limits: s.decoderLimits), catalogTopic: s.itemsTopic),
+            pollTimeout: s.pollTimeout, status: status, logger: logger,
+            deadLetter: deadLetterSink)
+        coordinator.attach(.init(consumer: consumer, engine: engine, poller: poller, queue: queue, publisher: publisher))
+
+        try consumer.subscribe(topics: [s.eventsTopic, s.itemsTopic])
+        publisher.start()
+        engine.start()
+        poller.start()
+        try? notifier?.notify([.ready, .status("consuming \(s.eventsTopic), \(s.itemsTopic)")])
+        logger.info("daemon started", metadata: ["kafka.bootstrap": "\(bootstrap)", "kafka.group": "\(s.groupID)",
+                                                 "checkpoint.dir": "\(s.checkpointDirectory)"])
+
+        let progress = Task { await self.reportProgress(consumer: consumer) }
+        try? await gracefulShutdown()
+        progress.cancel()
+
+        logger.info("stopping: finishing the chunk in progress and publishing the final state")
+        try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])
+        try await onDedicatedThread {
+            poller.stop()
+            engine.stop()
+            publisher.stop()
+            do {
+                try publisher.publishNow(engine.snapshot())
+            } catch {
+                self.logger.error("final checkpoint failed; a restart resumes from the previous one", metadata: ["error": "\(error)"])
+            }
+            coordinator.beginClosing()
+            do { try consumer.close() } catch {
+                self.logger.warning("leaving the consumer group failed", metadata: ["error": "\(error)"])
+            }
+            deadLetter?.close()
+            // The consumer holds the coordinator (its rebalance handler) and the coordinator
+            // holds the consumer: break the cycle so the client is destroyed before the broker.
+            coordinator.detach()
+        }
+    }
+
+    /// Loads the newest checkpoint that verifies, falling back past corrupt ones.
+    private func restore(from store: CheckpointStore) throws -> (any CheckpointableLearner, TrainingPipeline.State?) {
+        guard let loaded = try store.loadLatestVerified() else {
+            logger.info("no checkpoint yet: starting from a fresh model", metadata: ["checkpoint.dir": "\(store.directory.path)"])
+            return (try factory.makeFresh(), nil)
+        }
+        for rejection in loaded.rejected {
+            Counter(label: "hsnn_checkpoint_rejected_total").increment()
+            logger.error("checkpoint version is corrupt and was skipped", metadata: [
+                "checkpoint.version": "\(rejection.version.folderName)", "error": "\(rejection.reason)"])
+        }
+        let learner = try factory.load(from: loaded.folder)
+        let data = try Data(contentsOf: loaded.folder.appendingPathComponent(CheckpointPublisher.pipelineFileName))
+        let state = try JSONDecoder().decode(TrainingPipeline.State.self, from: data)
+        status.modify { $0.modelVersion = Int64(loaded.version.number) }
+        logger.info("resumed from checkpoint", metadata: [
+            "checkpoint.version": "\(loaded.version.folderName)", "training.examples": "\(state.counters.examplesTrained)",
+            "checkpoint.offsets": "\(state.nextOffsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+        ])
+        return (learner, state)
+    }
+
+    /// Logs one progress line every few seconds and keeps lag metrics and systemd's STATUS current.
+    private func reportProgress(consumer: KafkaConsumer) async {
+        var lastExamples: Int64 = 0
+        var lastTime = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            if Task.isCancelled { break }
+            if let stats = consumer.statistics {
+                var lag: [String: Int64] = [:]
+                for (tp, partition) in stats.partitions {
+                    if let value = partition.consumerLag, value >= 0 {
+                        lag[tp.description] = value
+                        Gauge(label: "hsnn_kafka_consumer_lag", dimensions: [("topic", tp.topic), ("partition", "\(tp.partition)")])
+                            .record(Double(value))
+                    }
+                }
+                status.modify { $0.lag = lag }
+            }
+            let now = ContinuousClock.now
+            let current = status.current
+            let elapsed = lastTime.duration(to: now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let rate = seconds > 0 ? Double(current.pipeline.examplesTrained - lastExamples) / seconds : 0
+            lastExamples = current.pipeline.examplesTrained
+            lastTime = now
+            status.modify { $0.eventsPerSecond = rate }
+            let totalLag = current.lag.values.reduce(0, +)
+            logger.info("progress", metadata: [
+                "training.examples": "\(current.pipeline.examplesTrained)", "training.examples_per_second": "\(Int(rate))",
+                "kafka.lag": "\(totalLag)", "joiner.pending": "\(current.joiner.pendingImpressions)",
+                "checkpoint.version": "\(current.modelVersion.map(String.init) ?? "none")",
+                "training.loss": "\(String(format: "%.4f", current.learner["loss"] ?? .nan))",
+                "index.live_items": "\(Int(current.learner["live_items"] ?? 0))",
+            ])
+            try? notifier?.notify([.status("trained \(current.pipeline.examplesTrained) examples, \(Int(rate))/s, lag \(totalLag)")])
+        }
+    }
+}
+
+/// Runs blocking work on a new thread, off the Swift cooperative pool.
+func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
+
+/// Moves a non-Sendable value from the thread that made it to the one that will own it.
+///
+/// @unchecked: the sender never touches the value again after handing it over.
+struct OwnershipTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

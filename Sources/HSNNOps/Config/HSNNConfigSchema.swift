@@ -1,0 +1,153 @@
+extension ConfigSection {
+    /// Kafka connection, topics and consumer tuning.
+    public static let kafka = ConfigSection("kafka", doc: """
+        Where events and item catalog updates come from. The consumer stores no offsets by itself: \
+        the offsets the model state reflects are recorded in checkpoints and committed after each publish.
+        """, keys: [
+        ConfigKey("kafka.brokers", .string, default: .string("embedded"), doc: """
+            Bootstrap servers as `host:port[,host:port...]`, or `embedded` to start librdkafka's mock \
+            cluster in-process on 127.0.0.1 (its address is logged).
+            """, constraints: [.nonEmpty]),
+        ConfigKey("kafka.group_id", .string, default: .string("hsnn"),
+                  doc: "Consumer group; daemons sharing it split the partitions between them.",
+                  constraints: [.nonEmpty]),
+        ConfigKey("kafka.events_topic", .string, default: .string("hsnn.events"),
+                  doc: "Topic of impression and click events.", constraints: [.nonEmpty]),
+        ConfigKey("kafka.items_topic", .string, default: .string("hsnn.items"), doc: """
+            Log-compacted item catalog topic keyed by item id; a null value (tombstone) deletes the item.
+            """, constraints: [.nonEmpty]),
+        ConfigKey("kafka.dead_letter_topic", .string, default: .string(""), doc: """
+            Topic that receives a copy of each malformed message with the reason; empty turns it off.
+            """),
+        ConfigKey("kafka.properties", .stringMap, default: .stringMap([:]), doc: """
+            librdkafka properties passed through unchanged (security.protocol, sasl.*, ssl.*, client.id, ...). \
+            The daemon sets the properties its offset handling depends on (such as enable.auto.offset.store) itself.
+            """),
+        ConfigKey("kafka.queued_max_messages_kbytes", .int, default: .int(16_384), doc: """
+            Most kilobytes librdkafka prefetches per partition queue; bounds memory when training falls behind.
+            """, constraints: [.range(1...2_097_151)]),
+        ConfigKey("kafka.poll_timeout_ms", .milliseconds, default: .duration(.milliseconds(100)), doc: """
+            Longest a poll waits for messages before the poller checks for shutdown and backpressure.
+            """, constraints: [.range(Duration.milliseconds(1)...Duration.seconds(10))]),
+    ])
+
+    /// Decoding limits and the queue between the Kafka poller and the trainer.
+    public static let ingest = ConfigSection("ingest", doc: """
+        Decoding and the bounded queue between the Kafka poller and the trainer. Malformed messages are \
+        counted by reason, logged with rate limiting and skipped.
+        """, keys: [
+        ConfigKey("ingest.queue_capacity", .int, default: .int(65_536), doc: """
+            Decoded events held between poller and trainer; when full, partitions are paused until it drains.
+            """, constraints: [.range(1...16_777_216)]),
+        ConfigKey("ingest.max_message_bytes", .int, default: .int(65_536),
+                  doc: "Messages larger than this are rejected as malformed (`too_large`).",
+                  constraints: [.range(64...67_108_864)]),
+        ConfigKey("ingest.max_future_ms", .milliseconds, default: .duration(.seconds(300)), doc: """
+            Events timestamped further than this ahead of the wall clock are rejected as malformed (`future_timestamp`).
+            """),
+    ])
+
+    /// The impression/click joiner.
+    public static let joiner = ConfigSection("joiner", doc: """
+        Impressions wait, in event time, for a click on the same (request_id, item_id), falling back to \
+        (user_id, item_id); a click makes the example positive, the end of the window negative.
+        """, keys: [
+        ConfigKey("joiner.attribution_window_ms", .milliseconds, default: .duration(.seconds(600)),
+                  doc: "How long, in event time, a click may follow its impression.",
+                  constraints: [.atLeast(Duration.milliseconds(1))]),
+        ConfigKey("joiner.max_pending", .int, default: .int(1_000_000),
+                  doc: "Most unlabelled impressions held at once; beyond it `joiner.overflow_policy` applies.",
+                  constraints: [.atLeast(1)]),
+        ConfigKey("joiner.overflow_policy", .string, default: .string("negative"), doc: """
+            What happens to the oldest pending impression when `joiner.max_pending` is reached: `negative` \
+            trains it now as a negative example, `drop_oldest` discards it untrained. Both are counted as overflow.
+            """, constraints: [.oneOf(["negative", "drop_oldest"])]),
+        ConfigKey("joiner.max_partition_lag_ms", .milliseconds, default: .duration(.seconds(60)), doc: """
+            A partition whose event time is this far behind the most advanced one stops holding the \
+            watermark back, so a quiet partition does not delay expiry.
+            """, constraints: [.atLeast(Duration.milliseconds(0))]),
+        ConfigKey("joiner.dedupe_capacity", .int, default: .int(2_000_000),
+                  doc: "Event ids remembered to drop duplicates (the oldest are forgotten first).",
+                  constraints: [.atLeast(1)]),
+    ])
+
+    /// Mini-batch training.
+    public static let training = ConfigSection("training", doc: """
+        Joined examples are trained in mini-batches on a dedicated thread.
+        """, keys: [
+        ConfigKey("training.batch_size", .int, default: .int(256), doc: "Examples per mini-batch.",
+                  constraints: [.range(1...65_536)]),
+        ConfigKey("training.threads", .int, default: .int(0), doc: """
+            Threads used by the math kernels (OpenBLAS); 0 uses one per available core.
+            """, constraints: [.range(0...1024)]),
+    ])
+
+    /// The item catalog.
+    public static let items = ConfigSection("items", doc: "The item catalog kept in the index.", keys: [
+        ConfigKey("items.ttl_ms", .milliseconds, default: .duration(.zero), doc: """
+            An item not seen in the catalog stream or in events for this long, in event time, expires from \
+            the index; 0 turns expiry off.
+            """),
+    ])
+
+    /// Checkpoint publishing and retention.
+    public static let checkpoint = ConfigSection("checkpoint", doc: """
+        Versioned checkpoints are published by time and by trained events (whichever comes first) and on \
+        shutdown; a restart resumes from the newest version that verifies.
+        """, keys: [
+        ConfigKey("checkpoint.dir", .string, default: .string("data/checkpoints"),
+                  doc: "Directory holding one folder per version and the `LATEST` pointer.",
+                  constraints: [.nonEmpty]),
+        ConfigKey("checkpoint.every_seconds", .seconds, default: .duration(.seconds(300)),
+                  doc: "Publish at least this often while training; 0 turns the time cadence off."),
+        ConfigKey("checkpoint.every_events", .int, default: .int(1_000_000),
+                  doc: "Publish after this many trained events; 0 turns the event cadence off.",
+                  constraints: [.atLeast(0)]),
+        ConfigKey("checkpoint.keep", .int, default: .int(5),
+                  doc: "Versions kept besides pinned ones; the one `LATEST` names is never deleted.",
+                  constraints: [.range(1...10_000)]),
+        ConfigKey("checkpoint.file_mode", .fileMode, default: .int(0o640),
+                  doc: "Permissions of checkpoint files.", constraints: [.permissionBits]),
+        ConfigKey("checkpoint.dir_mode", .fileMode, default: .int(0o750),
+                  doc: "Permissions of checkpoint folders.", constraints: [.permissionBits]),
+    ])
+
+    /// The operations HTTP listener.
+    public static let http = ConfigSection("http", doc: """
+        The operations listener: `/metrics` (Prometheus), `/healthz`, `/readyz` and `/status` (JSON).
+        """, keys: [
+        ConfigKey("http.host", .string, default: .string("127.0.0.1"),
+                  doc: "Address to bind; `0.0.0.0` or `::` exposes it beyond this machine.",
+                  constraints: [.nonEmpty]),
+        ConfigKey("http.port", .int, default: .int(9180), doc: "TCP port; 0 picks a free one (logged at start).",
+                  constraints: [.range(0...65_535)]),
+    ])
+
+    /// Log output.
+    public static let log = ConfigSection("log", doc: "Structured logs, one line per event, to standard output.", keys: [
+        ConfigKey("log.level", .string, default: .string("info"), doc: "Lowest level written.",
+                  constraints: [.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])]),
+        ConfigKey("log.format", .string, default: .string("logfmt"), doc: """
+            `logfmt` (`ts=... level=info msg="..." key=value`) or `json` (one object per line).
+            """, constraints: [.oneOf(["logfmt", "json"])]),
+    ])
+
+    /// Graceful shutdown.
+    public static let shutdown = ConfigSection("shutdown", doc: """
+        On SIGTERM or SIGINT the daemon stops consuming, finishes the batch in flight, publishes a \
+        checkpoint and exits 0.
+        """, keys: [
+        ConfigKey("shutdown.grace_seconds", .seconds, default: .duration(.seconds(30)), doc: """
+            Longest a graceful shutdown may take before remaining work is cancelled; keep it below systemd's \
+            `TimeoutStopSec`.
+            """, constraints: [.range(Duration.seconds(1)...Duration.seconds(3600))]),
+    ])
+}
+
+extension ConfigSchema {
+    /// The operational sections of the hsnn daemon, in documentation order; the daemon adds the
+    /// model's sections with ``adding(_:)``.
+    public static let hsnn = ConfigSchema(sections: [
+        .kafka, .ingest, .joiner, .training, .items, .checkpoint, .http, .log, .shutdown,
+    ])
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import HSNNDaemon
+import HSNNOps
+
+/// Options that load the layered configuration: a TOML file, `HSNN_*` environment
+/// variables, then `--set key=value` flags.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "TOML configuration file (see config/README.md).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one key, e.g. --set kafka.brokers=host:9092 (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    /// The configuration, or a `ValidationError` listing every problem with its key and source.
+    func load() throws -> Configuration {
+        do {
+            return try ConfigLoader(schema: ModelSettings.schema).load(file: config, overrides: overrides)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `hsnn config ...`: validate and render configuration.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Validate a configuration without starting the daemon.",
+        subcommands: [Check.self, Reference.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load FILE with the environment and --set overrides applied; print the effective configuration, or every problem (exit 1).")
+
+        @Argument(help: "The TOML configuration file.")
+        var file: String
+
+        @Option(name: .customLong("set"), help: ArgumentHelp("Override one key (repeatable).", valueName: "key=value"))
+        var overrides: [String] = []
+
+        func run() throws {
+            let configuration = try ConfigOptions(config: file, overrides: overrides).load()
+            print(configuration.renderEffective(), terminator: "")
+        }
+    }
+
+    struct Reference: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the reference of every key (markdown).")
+
+        func run() {
+            print(ModelSettings.schema.markdownReference(), terminator: "")
+        }
+    }
+}
+
+extension ConfigOptions {
+    init(config: String?, overrides: [String]) {
+        self.init()
+        self.config = config
+        self.overrides = overrides
+    }
+}
