@@ -77,13 +77,13 @@ let package = Package(
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
+        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: [
             "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
             "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
-        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
     ]

@@ -10,12 +10,18 @@ struct HSNNCommand: AsyncParsableCommand {
         abstract: "Online training of a Hierarchical Structured Neural Network retrieval model.",
         subcommands: [
             // One subcommand per file in this folder.
+            RunCommand.self,
+            DemoCommand.self,
             CheckpointCommand.self,
             ConfigCommand.self,
             DevBrokerCommand.self,
             ProduceCommand.self,
             SynthCommand.self,
             BenchCommand.self,
+            TrainCommand.self,
+            RetrieveCommand.self,
+            ScoreCommand.self,
+            EvalCommand.self,
         ]
     )
 

@@ -1,0 +1,173 @@
+import Foundation
+
+/// One user's history over item attribute values (and item ids): exponentially decayed
+/// impression and click counts plus the times of the last impression and click.
+struct UserHistory: Sendable {
+    var slotOf: [UInt64: Int32] = [:]
+    var keys: [UInt64] = []
+    var impressions: [Float] = []
+    var clicks: [Float] = []
+    var updatedMs: [Int64] = []
+    var lastImpressionMs: [Int64] = []
+    var lastClickMs: [Int64] = []
+    var totalImpressions: Float = 0
+    var totalClicks: Float = 0
+    var totalUpdatedMs: Int64 = 0
+    var lastSeenMs: Int64 = 0
+}
+
+/// Online, bounded, decayed cross features (I2IF): for a (user, item) pair, the user's own
+/// history on each of the item's attribute values, aggregated per attribute, plus the user's
+/// totals and the item's popularity.
+///
+/// Updated from the stream only after the examples were trained on, so a label never leaks
+/// into its own features. Bounded: at most `maxValuesPerUser` values per user (the least
+/// recently updated is replaced) and `maxUsers` users (the least recently seen are dropped).
+final class CrossFeatureStore {
+    let itemSlots: Int
+    let maxValuesPerUser: Int
+    let maxUsers: Int
+    /// `1 / tau` of the counter decay (`tau = halfLife / ln 2`).
+    let decayRate: Double
+    let recencyRate: Double
+    var users: [UInt64: UserHistory] = [:]
+    /// Decayed global impression and click counts (the prior click rate).
+    var globalImpressions: Double = 0
+    var globalClicks: Double = 0
+    var globalUpdatedMs: Int64 = 0
+    /// Smoothing strength of the click rates (pseudo-impressions at the prior rate).
+    let smoothing: Float = 5
+
+    init(itemSlots: Int, config: ModelConfig) {
+        self.itemSlots = itemSlots
+        maxValuesPerUser = config.crossMaxValuesPerUser
+        maxUsers = config.crossMaxUsers
+        decayRate = log(2) / config.crossHalfLifeMs
+        recencyRate = 1 / config.recencyScaleMs
+    }
+
+    /// Features per pair: 5 per item slot, 3 user totals, 3 item popularity.
+    var width: Int { itemSlots * 5 + 6 }
+
+    /// The prior click rate (global decayed rate, 0.05 before any data).
+    var priorCTR: Float {
+        globalImpressions < 1 ? 0.05 : Float(max(min(globalClicks / globalImpressions, 0.99), 1e-4))
+    }
+
+    @inline(__always) func decay(_ fromMs: Int64, _ toMs: Int64) -> Float {
+        toMs <= fromMs ? 1 : Float(exp(-Double(toMs - fromMs) * decayRate))
+    }
+
+    @inline(__always) func recency(_ lastMs: Int64, _ nowMs: Int64) -> Float {
+        lastMs == 0 ? 0 : Float(exp(-Double(max(nowMs - lastMs, 0)) * recencyRate))
+    }
+
+    /// Writes the cross vector of (`user`, item `i`) at time `nowMs` into `out` (`width` floats).
+    func write(user: UserHistory?, item i: Int, catalog: ItemCatalog, nowMs: Int64, into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: width)
+        let p0 = priorCTR, logP0 = logf(p0), a = smoothing
+        if let h = user {
+            let base = i * catalog.valuesPerItem
+            for s in 0..<itemSlots {
+                var imp: Float = 0, clk: Float = 0, rImp: Float = 0, rClk: Float = 0
+                var any = false
+                func visit(_ key: UInt64) {
+                    guard let e = h.slotOf[key] else { return }
+                    let j = Int(e)
+                    let f = decay(h.updatedMs[j], nowMs)
+                    imp += h.impressions[j] * f
+                    clk += h.clicks[j] * f
+                    rImp = max(rImp, recency(h.lastImpressionMs[j], nowMs))
+                    rClk = max(rClk, recency(h.lastClickMs[j], nowMs))
+                    any = true
+                }
+                if s == 0 {
+                    visit(catalog.idHash[i])
+                } else {
+                    for j in 0..<catalog.valuesPerItem where catalog.valueHash[base + j] != 0 && Int(catalog.valueSlot[base + j]) == s {
+                        visit(catalog.valueHash[base + j])
+                    }
+                }
+                if !any { continue }
+                let o = out + s * 5
+                o[0] = log1pf(imp)
+                o[1] = log1pf(clk)
+                o[2] = logf((clk + a * p0) / (imp + a)) - logP0
+                o[3] = rImp
+                o[4] = rClk
+            }
+            let f = decay(h.totalUpdatedMs, nowMs)
+            let ti = h.totalImpressions * f, tc = h.totalClicks * f
+            let o = out + itemSlots * 5
+            o[0] = log1pf(ti)
+            o[1] = log1pf(tc)
+            o[2] = logf((tc + a * p0) / (ti + a)) - logP0
+        }
+        let f = decay(catalog.popUpdatedMs[i], nowMs)
+        let pi = catalog.popImpressions[i] * f, pc = catalog.popClicks[i] * f
+        let o = out + itemSlots * 5 + 3
+        o[0] = log1pf(pi)
+        o[1] = log1pf(pc)
+        o[2] = logf((pc + 4 * a * p0) / (pi + 4 * a)) - logP0
+    }
+
+    /// Records that `user` saw item `i` at `nowMs` (and clicked it or not).
+    func record(user: UInt64, item i: Int, clicked: Bool, catalog: ItemCatalog, nowMs: Int64) {
+        let y: Float = clicked ? 1 : 0
+        let g = Double(decay(globalUpdatedMs, nowMs))
+        globalImpressions = globalImpressions * g + 1
+        globalClicks = globalClicks * g + Double(y)
+        globalUpdatedMs = max(globalUpdatedMs, nowMs)
+        let pf = decay(catalog.popUpdatedMs[i], nowMs)
+        catalog.popImpressions[i] = catalog.popImpressions[i] * pf + 1
+        catalog.popClicks[i] = catalog.popClicks[i] * pf + y
+        catalog.popUpdatedMs[i] = max(catalog.popUpdatedMs[i], nowMs)
+
+        var h = users.removeValue(forKey: user) ?? UserHistory()
+        let tf = decay(h.totalUpdatedMs, nowMs)
+        h.totalImpressions = h.totalImpressions * tf + 1
+        h.totalClicks = h.totalClicks * tf + y
+        h.totalUpdatedMs = max(h.totalUpdatedMs, nowMs)
+        h.lastSeenMs = max(h.lastSeenMs, nowMs)
+        bump(&h, catalog.idHash[i], y, nowMs)
+        let base = i * catalog.valuesPerItem
+        for j in 0..<catalog.valuesPerItem where catalog.valueHash[base + j] != 0 {
+            bump(&h, catalog.valueHash[base + j], y, nowMs)
+        }
+        users[user] = h
+        if users.count > maxUsers + maxUsers / 10 { evictUsers() }
+    }
+
+    private func bump(_ h: inout UserHistory, _ key: UInt64, _ y: Float, _ nowMs: Int64) {
+        let j: Int
+        if let e = h.slotOf[key] {
+            j = Int(e)
+        } else if h.keys.count < maxValuesPerUser {
+            j = h.keys.count
+            h.keys.append(key); h.impressions.append(0); h.clicks.append(0); h.updatedMs.append(nowMs)
+            h.lastImpressionMs.append(0); h.lastClickMs.append(0)
+            h.slotOf[key] = Int32(j)
+        } else {
+            // Replace the least recently updated value (lowest index on ties).
+            var oldest = 0
+            for k in 1..<h.keys.count where h.updatedMs[k] < h.updatedMs[oldest] { oldest = k }
+            j = oldest
+            h.slotOf.removeValue(forKey: h.keys[j])
+            h.keys[j] = key; h.impressions[j] = 0; h.clicks[j] = 0; h.updatedMs[j] = nowMs
+            h.lastImpressionMs[j] = 0; h.lastClickMs[j] = 0
+            h.slotOf[key] = Int32(j)
+        }
+        let f = decay(h.updatedMs[j], nowMs)
+        h.impressions[j] = h.impressions[j] * f + 1
+        h.clicks[j] = h.clicks[j] * f + y
+        h.updatedMs[j] = max(h.updatedMs[j], nowMs)
+        h.lastImpressionMs[j] = nowMs
+        if y > 0 { h.lastClickMs[j] = nowMs }
+    }
+
+    /// Drops the least recently seen users down to `maxUsers` (ties broken by key: deterministic).
+    private func evictUsers() {
+        let order = users.map { ($0.value.lastSeenMs, $0.key) }.sorted { $0 < $1 }
+        for (_, key) in order.prefix(users.count - maxUsers) { users.removeValue(forKey: key) }
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import HSNNEvents
+
+/// Offline evaluation with the product protocol.
+///
+/// - A user's truth is the set of items they clicked in the test period that they had no
+///   impression of in the training period.
+/// - Retrieved items the user saw in training are removed before cutting at K.
+/// - NE = mean test log loss / log loss of always predicting the training click rate.
+/// - Test-period catalog events are applied (new items are indexed at once); deletes are held
+///   back until after ranking, so an item clicked in the test period and expired later is still
+///   a candidate. Test impressions are never trained on and never update the cross features.
+public final class Evaluator {
+    /// Items each user had an impression of in training.
+    private var seen: [String: Set<String>] = [:]
+    /// Training clicks per item (the popularity baseline).
+    private var trainClicks: [String: Int] = [:]
+    private var trainImpressions = 0
+    private var trainPositives = 0
+    private var testImpressions: [ImpressionEvent] = []
+    private var testLabels: [Bool] = []
+    private var testClicks = Set<String>()
+    private var truth: [String: Set<String>] = [:]
+    private var queryFeatures: [String: Features] = [:]
+    private var heldBackDeletes: [ItemEvent] = []
+    private var testCatalog: [ItemEvent] = []
+
+    public init() {}
+
+    /// Records a training-period event (impressions need `clicked`).
+    public func observeTrain(_ event: Event) {
+        guard case .impression(let imp) = event else { return }
+        seen[imp.userID, default: []].insert(imp.itemID)
+        trainImpressions += 1
+        if imp.clicked == true {
+            trainPositives += 1
+            trainClicks[imp.itemID, default: 0] += 1
+        }
+        queryFeatures[imp.userID] = imp.userFeatures
+    }
+
+    /// Records a test-period event. Unlabelled impressions are positives when a click with the
+    /// same request and item appears in the test file.
+    public func observeTest(_ event: Event) {
+        switch event {
+        case .item(let item):
+            testCatalog.append(item)
+        case .impression(let imp):
+            testImpressions.append(imp)
+            testLabels.append(imp.clicked ?? false)
+        case .click(let click):
+            testClicks.insert(click.requestID + "\u{1}" + click.itemID)
+        }
+    }
+
+    /// Options of ``evaluate(_:options:)``.
+    public struct Options: Sendable {
+        public var ks: [Int] = [10, 50, 100]
+        /// Also run exhaustive retrieval (recall of the full model, beam-vs-exhaustive ratio).
+        public var exhaustive = true
+        /// Beam widths to sweep (each entry: one width per index level).
+        public var beamSweep: [[Int]] = []
+        /// Evaluate at most this many users (the first by id), 0 = all.
+        public var maxUsers = 0
+        public init() {}
+    }
+
+    /// Applies the test catalog events to `model` and computes the report.
+    public func evaluate(_ model: RetrievalModel, options: Options = Options()) -> EvaluationReport {
+        // Labels from separate click events, then the truth sets.
+        for (j, imp) in testImpressions.enumerated() where !testLabels[j] {
+            if testClicks.contains(imp.requestID + "\u{1}" + imp.itemID) { testLabels[j] = true }
+        }
+        for (j, imp) in testImpressions.enumerated() {
+            if queryFeatures[imp.userID] == nil || truth[imp.userID] == nil { queryFeatures[imp.userID] = imp.userFeatures }
+            if testLabels[j], !(seen[imp.userID]?.contains(imp.itemID) ?? false) {
+                truth[imp.userID, default: []].insert(imp.itemID)
+            }
+        }
+        // NE with the model as trained (catalog applied in time order while scoring).
+        var report = EvaluationReport()
+        let trainCTR = trainImpressions == 0 ? 0.5 : max(min(Double(trainPositives) / Double(trainImpressions), 1 - 1e-6), 1e-6)
+        report.trainCTR = trainCTR
+        report.testImpressions = testImpressions.count
+        var catalogCursor = 0
+        var logLoss = 0.0, baseLoss = 0.0
+        var start = 0
+        while start < testImpressions.count {
+            let end = min(start + 4096, testImpressions.count)
+            let lastTime = testImpressions[end - 1].timestampMs
+            while catalogCursor < testCatalog.count, testCatalog[catalogCursor].timestampMs <= lastTime {
+                applyHoldingDeletes(testCatalog[catalogCursor], model)
+                catalogCursor += 1
+            }
+            let p = model.score(Array(testImpressions[start..<end]))
+            for j in start..<end {
+                let y = testLabels[j]
+                let q = Double(min(max(p[j - start], 1e-7), 1 - 1e-7))
+                logLoss -= y ? log(q) : log(1 - q)
+                baseLoss -= y ? log(trainCTR) : log(1 - trainCTR)
+            }
+            start = end
+        }
+        while catalogCursor < testCatalog.count { applyHoldingDeletes(testCatalog[catalogCursor], model); catalogCursor += 1 }
+        if !testImpressions.isEmpty {
+            report.testLogLoss = logLoss / Double(testImpressions.count)
+            report.ne = logLoss / max(baseLoss, 1e-12)
+        }
+        // Retrieval.
+        var users = truth.keys.sorted()
+        if options.maxUsers > 0 { users = Array(users.prefix(options.maxUsers)) }
+        report.users = users.count
+        report.liveItems = model.liveItemCount
+        let kMax = options.ks.max() ?? 100
+        func recall(_ ranked: [String], _ user: String) -> [Int: Double] {
+            let t = truth[user]!
+            var out: [Int: Double] = [:]
+            for k in options.ks {
+                let hits = ranked.prefix(k).reduce(0) { $0 + (t.contains($1) ? 1 : 0) }
+                out[k] = Double(hits) / Double(t.count)
+            }
+            return out
+        }
+        func run(_ mode: RetrievalMode) -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double) {
+            var sum: [Int: Double] = [:]
+            var scored = 0.0, nodes = 0.0
+            let clock = ContinuousClock.now
+            for u in users {
+                let r = model.retrieve(UserQuery(userID: u, userFeatures: queryFeatures[u] ?? Features()), k: kMax, mode: mode,
+                                       excluding: seen[u] ?? [])
+                for (k, v) in recall(r.items.map(\.itemID), u) { sum[k, default: 0] += v }
+                scored += Double(r.itemsScored)
+                nodes += Double(r.nodesScored)
+            }
+            let n = Double(max(users.count, 1))
+            let elapsed = clock.duration(to: .now)
+            return (sum.mapValues { $0 / n }, scored / n, nodes / n,
+                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        let isIndexed = model.config.kind == .hsnn
+        let main = run(isIndexed ? .beam(widths: nil) : .exhaustive)
+        report.recall = Dictionary(uniqueKeysWithValues: main.recall.map { ("recall@\($0.key)", $0.value) })
+        report.itemsScoredPerUser = main.itemsScored
+        report.nodesScoredPerUser = main.nodesScored
+        report.retrievalSecondsPerUser = main.seconds / Double(max(users.count, 1))
+        if isIndexed && options.exhaustive {
+            let ex = run(.exhaustive)
+            report.exhaustiveRecall = Dictionary(uniqueKeysWithValues: ex.recall.map { ("recall@\($0.key)", $0.value) })
+            report.exhaustiveItemsScoredPerUser = ex.itemsScored
+            if let b = main.recall[kMax], let e = ex.recall[kMax], e > 0 { report.beamOverExhaustiveRecall = b / e }
+            for widths in options.beamSweep {
+                let s = run(.beam(widths: widths))
+                report.beamSweep.append(BeamSweepPoint(
+                    beam: widths, recall: s.recall[kMax] ?? 0, itemsScoredPerUser: s.itemsScored,
+                    itemsScoredShare: s.itemsScored / Double(max(model.liveItemCount, 1)),
+                    recallOverExhaustive: (ex.recall[kMax] ?? 0) > 0 ? (s.recall[kMax] ?? 0) / ex.recall[kMax]! : 0,
+                    secondsPerUser: s.seconds / Double(max(users.count, 1))))
+            }
+        }
+        report.itemsScoredShare = main.itemsScored / Double(max(model.liveItemCount, 1))
+        // Popularity baseline over the same candidates (live items, training clicks).
+        let live = model.liveItemIDs()
+        let ranked = live.sorted { (trainClicks[$0] ?? 0, $1) > (trainClicks[$1] ?? 0, $0) }
+        var popSum: [Int: Double] = [:]
+        for u in users {
+            let s = seen[u] ?? []
+            var list: [String] = []
+            for id in ranked where !s.contains(id) { list.append(id); if list.count == kMax { break } }
+            for (k, v) in recall(list, u) { popSum[k, default: 0] += v }
+        }
+        report.popularityRecall = Dictionary(uniqueKeysWithValues: popSum.map { ("recall@\($0.key)", $0.value / Double(max(users.count, 1))) })
+        for d in heldBackDeletes { model.apply(d) }
+        heldBackDeletes = []
+        return report
+    }
+
+    private func applyHoldingDeletes(_ event: ItemEvent, _ model: RetrievalModel) {
+        if event.op == .delete { heldBackDeletes.append(event) } else { model.apply(event) }
+    }
+}
+
+/// One point of the recall-versus-items-scored curve.
+public struct BeamSweepPoint: Sendable, Hashable, Codable {
+    public var beam: [Int]
+    public var recall: Double
+    public var itemsScoredPerUser: Double
+    public var itemsScoredShare: Double
+    public var recallOverExhaustive: Double
+    public var secondsPerUser: Double
+}
+
+/// What ``Evaluator/evaluate(_:options:)`` measured.
+public struct EvaluationReport: Sendable, Hashable, Codable {
+    public var users = 0
+    public var testImpressions = 0
+    public var liveItems = 0
+    public var trainCTR = 0.0
+    public var testLogLoss = 0.0
+    public var ne = 0.0
+    public var recall: [String: Double] = [:]
+    public var exhaustiveRecall: [String: Double] = [:]
+    public var popularityRecall: [String: Double] = [:]
+    public var beamOverExhaustiveRecall = 0.0
+    public var itemsScoredPerUser = 0.0
+    public var itemsScoredShare = 0.0
+    public var nodesScoredPerUser = 0.0
+    public var exhaustiveItemsScoredPerUser = 0.0
+    public var retrievalSecondsPerUser = 0.0
+    public var beamSweep: [BeamSweepPoint] = []
+    public init() {}
+}
+
+extension RetrievalModel {
+    /// Ids of the live items.
+    public func liveItemIDs() -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(catalog.liveCount)
+        for i in 0..<catalog.count where catalog.live[i] { out.append(catalog.ids[i]) }
+        return out
+    }
+}

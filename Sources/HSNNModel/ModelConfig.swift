@@ -1,0 +1,278 @@
+import Foundation
+
+/// Which model a ``RetrievalModel`` trains.
+public enum ModelKind: String, Sendable, Hashable, Codable {
+    /// MoNN with the jointly learned hierarchical index (the product).
+    case hsnn
+    /// The baseline: one user and one item embedding, dot product, exhaustive top-K.
+    case twoTower = "two_tower"
+}
+
+/// Sizes of one MoNN (paper Table 5 uses `num_u x d`, `num_i x d`).
+public struct MoNNSize: Sendable, Hashable, Codable {
+    /// User tower output rows (`num_u`).
+    public var userRows: Int
+    /// Item tower output rows (`num_i`).
+    public var itemRows: Int
+    /// Hidden layer widths of the user and item towers.
+    public var towerHidden: [Int]
+    /// Hidden layer widths of the interaction tower.
+    public var interactionHidden: [Int]
+    /// Hidden layer widths of the over-arch MLP.
+    public var overHidden: [Int]
+
+    public init(userRows: Int, itemRows: Int, towerHidden: [Int], interactionHidden: [Int], overHidden: [Int]) {
+        self.userRows = userRows
+        self.itemRows = itemRows
+        self.towerHidden = towerHidden
+        self.interactionHidden = interactionHidden
+        self.overHidden = overHidden
+    }
+}
+
+/// Every setting of the model, the index and the trainer, with defaults that train at a useful
+/// rate on a 2-core machine.
+///
+/// Keys in configuration files and `--set` overrides are `section.key` with the snake_case names
+/// listed in ``keys`` (e.g. `model.kind`, `index.nodes`, `training.batch_size`).
+public struct ModelConfig: Sendable, Hashable, Codable {
+    // MARK: model
+    public var kind: ModelKind = .hsnn
+    /// Embedding width of every id and categorical value.
+    public var embeddingDim: Int = 16
+    /// Rows of the user-side and of the item-side hashed embedding tables.
+    public var hashBuckets: Int = 1 << 18
+    /// Categorical user features with their own pooled slot (more share the last slot).
+    public var maxUserFields: Int = 6
+    /// Categorical item features with their own pooled slot (more share the last slot).
+    public var maxItemFields: Int = 6
+    /// Numeric features (per side) kept as dense inputs.
+    public var maxDenseFeatures: Int = 4
+    /// Values stored per item across its categorical features (ids beyond are dropped).
+    public var maxItemValues: Int = 12
+    /// Tower output width `d`.
+    public var dim: Int = 32
+    /// The item-level MoNN (cheap, scores many items).
+    public var itemLevel = MoNNSize(userRows: 4, itemRows: 2, towerHidden: [64], interactionHidden: [64], overHidden: [64])
+    /// The index-level MoNNs (richer, score few nodes).
+    public var indexLevel = MoNNSize(userRows: 8, itemRows: 4, towerHidden: [128], interactionHidden: [64], overHidden: [64])
+    /// Layer normalisation in hidden layers.
+    public var layerNorm: Bool = false
+    /// Half-life of the cross-feature counters (event time).
+    public var crossHalfLifeMs: Double = 7 * 86_400_000
+    /// Time scale of the recency features.
+    public var recencyScaleMs: Double = 86_400_000
+    /// Attribute values tracked per user (oldest evicted).
+    public var crossMaxValuesPerUser: Int = 256
+    /// Users tracked (least recently seen evicted).
+    public var crossMaxUsers: Int = 1_000_000
+
+    // MARK: index
+    /// Total levels including the item level (2 or 3).
+    public var levels: Int = 2
+    /// Codebook size of each index level (`levels - 1` entries; level 2+ are residual codebooks).
+    public var nodes: [Int] = [256, 16]
+    /// Width of the item vector `v` and node embeddings.
+    public var indexDim: Int = 32
+    /// Beam width per index level at serving.
+    public var beam: [Int] = [24, 64]
+    public var maxAlpha: Double = 200
+    public var minAlpha: Double = 2
+    public var alphaExponent: Double = 1
+    /// Schedule length `T` in trained events.
+    public var scheduleEvents: Int = 400_000
+    /// Share of the schedule over which the index-loss weight ramps up linearly.
+    public var warmupFraction: Double = 0.1
+    public var indexLossWeight: Double = 1
+    public var balanceWeight: Double = 1
+    /// Batches in the balance window.
+    public var balanceWindow: Int = 16
+    public var reconstructionWeight: Double = 0.5
+    public var auxiliaryWeight: Double = 0.1
+    /// Full re-mapping of every live item every this many batches.
+    public var remapEveryBatches: Int = 200
+    /// When a full re-mapping moves more than this share of items, the temperature schedule
+    /// restarts softly at ``restartFraction`` of its length (0 disables).
+    public var restartMoveShare: Double = 0
+    public var restartFraction: Double = 0.5
+
+    // MARK: training
+    public var batchSize: Int = 256
+    public var learningRate: Double = 2e-3
+    public var embeddingLearningRate: Double = 0.05
+    public var gradientClip: Double = 10
+    public var seed: UInt64 = 7
+    /// Weight of positive examples in the loss.
+    public var positiveWeight: Double = 1
+
+    public init() {}
+
+    /// Configuration keys with their documentation (for `--set` and files).
+    public static let keys: [(key: String, help: String)] = [
+        ("model.kind", "hsnn | two_tower"),
+        ("model.embedding_dim", "embedding width"), ("model.hash_buckets", "rows per hashed table"),
+        ("model.max_user_fields", "categorical user feature slots"), ("model.max_item_fields", "categorical item feature slots"),
+        ("model.max_dense_features", "numeric features per side"), ("model.max_item_values", "values stored per item"),
+        ("model.dim", "tower output width d"),
+        ("model.item_user_rows", "item-level num_u"), ("model.item_item_rows", "item-level num_i"),
+        ("model.item_tower_hidden", "item-level tower hidden widths"), ("model.item_interaction_hidden", ""),
+        ("model.item_over_hidden", ""),
+        ("model.index_user_rows", "index-level num_u"), ("model.index_item_rows", "index-level num_i"),
+        ("model.index_tower_hidden", ""), ("model.index_interaction_hidden", ""), ("model.index_over_hidden", ""),
+        ("model.layer_norm", "layer norm in hidden layers"),
+        ("model.cross_half_life_ms", "cross-feature half-life"), ("model.recency_scale_ms", "recency time scale"),
+        ("model.cross_max_values_per_user", ""), ("model.cross_max_users", ""),
+        ("index.levels", "2 or 3"), ("index.nodes", "codebook sizes"), ("index.dim", "node embedding width"),
+        ("index.beam", "beam per level"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
+        ("index.schedule_events", "temperature schedule length T"), ("index.warmup_fraction", ""),
+        ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
+        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""),
+        ("index.restart_move_share", ""), ("index.restart_fraction", ""),
+        ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
+        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
+    ]
+
+    /// Sets `key` (e.g. `index.nodes`) from its text form (`[256,16]`, `0.01`, `two_tower`).
+    /// - Throws: ``ModelConfigError`` naming the key when it is unknown or the value does not parse.
+    public mutating func set(_ key: String, _ text: String) throws(ModelConfigError) {
+        let v = text.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        func int() throws(ModelConfigError) -> Int {
+            guard let x = Int(v.replacingOccurrences(of: "_", with: "")) else { throw .badValue(key, text, "an integer") }
+            return x
+        }
+        func double() throws(ModelConfigError) -> Double {
+            guard let x = Double(v.replacingOccurrences(of: "_", with: "")) else { throw .badValue(key, text, "a number") }
+            return x
+        }
+        func ints() throws(ModelConfigError) -> [Int] {
+            let body = v.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+            if body.isEmpty { return [] }
+            var out: [Int] = []
+            for part in body.split(separator: ",") {
+                guard let x = Int(part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
+                    throw .badValue(key, text, "a list of integers like [256, 16]")
+                }
+                out.append(x)
+            }
+            return out
+        }
+        func bool() throws(ModelConfigError) -> Bool {
+            switch v { case "true", "1", "yes": return true; case "false", "0", "no": return false
+            default: throw .badValue(key, text, "true or false") }
+        }
+        switch key {
+        case "model.kind":
+            guard let k = ModelKind(rawValue: v) else { throw .badValue(key, text, "hsnn or two_tower") }
+            kind = k
+        case "model.embedding_dim": embeddingDim = try int()
+        case "model.hash_buckets": hashBuckets = try int()
+        case "model.max_user_fields": maxUserFields = try int()
+        case "model.max_item_fields": maxItemFields = try int()
+        case "model.max_dense_features": maxDenseFeatures = try int()
+        case "model.max_item_values": maxItemValues = try int()
+        case "model.dim": dim = try int()
+        case "model.item_user_rows": itemLevel.userRows = try int()
+        case "model.item_item_rows": itemLevel.itemRows = try int()
+        case "model.item_tower_hidden": itemLevel.towerHidden = try ints()
+        case "model.item_interaction_hidden": itemLevel.interactionHidden = try ints()
+        case "model.item_over_hidden": itemLevel.overHidden = try ints()
+        case "model.index_user_rows": indexLevel.userRows = try int()
+        case "model.index_item_rows": indexLevel.itemRows = try int()
+        case "model.index_tower_hidden": indexLevel.towerHidden = try ints()
+        case "model.index_interaction_hidden": indexLevel.interactionHidden = try ints()
+        case "model.index_over_hidden": indexLevel.overHidden = try ints()
+        case "model.layer_norm": layerNorm = try bool()
+        case "model.cross_half_life_ms": crossHalfLifeMs = try double()
+        case "model.recency_scale_ms": recencyScaleMs = try double()
+        case "model.cross_max_values_per_user": crossMaxValuesPerUser = try int()
+        case "model.cross_max_users": crossMaxUsers = try int()
+        case "index.levels": levels = try int()
+        case "index.nodes": nodes = try ints()
+        case "index.dim": indexDim = try int()
+        case "index.beam": beam = try ints()
+        case "index.max_alpha": maxAlpha = try double()
+        case "index.min_alpha": minAlpha = try double()
+        case "index.alpha_exponent": alphaExponent = try double()
+        case "index.schedule_events": scheduleEvents = try int()
+        case "index.warmup_fraction": warmupFraction = try double()
+        case "index.loss_weight": indexLossWeight = try double()
+        case "index.balance_weight": balanceWeight = try double()
+        case "index.balance_window": balanceWindow = try int()
+        case "index.reconstruction_weight": reconstructionWeight = try double()
+        case "index.auxiliary_weight": auxiliaryWeight = try double()
+        case "index.remap_every_batches": remapEveryBatches = try int()
+        case "index.restart_move_share": restartMoveShare = try double()
+        case "index.restart_fraction": restartFraction = try double()
+        case "training.batch_size": batchSize = try int()
+        case "training.learning_rate": learningRate = try double()
+        case "training.embedding_learning_rate": embeddingLearningRate = try double()
+        case "training.gradient_clip": gradientClip = try double()
+        case "training.seed":
+            guard let s = UInt64(v) else { throw .badValue(key, text, "a non-negative integer") }
+            seed = s
+        case "training.positive_weight": positiveWeight = try double()
+        default: throw .unknownKey(key)
+        }
+    }
+
+    /// Applies a TOML-style file: `[model]`, `[index]`, `[training]` sections with `key = value`
+    /// lines (numbers, strings, booleans, integer lists); `#` starts a comment. Sections other
+    /// than these three are ignored, so a full daemon configuration file can be passed.
+    /// - Throws: ``ModelConfigError`` naming the line's key when it is unknown or malformed.
+    public mutating func apply(fileContents: String) throws(ModelConfigError) {
+        var section = ""
+        for raw in fileContents.split(whereSeparator: \.isNewline) {
+            var line = String(raw)
+            if let hash = line.firstIndex(of: "#"), !line[..<hash].contains("\"") { line = String(line[..<hash]) }
+            line = line.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") && !line.contains("=") {
+                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard let eq = line.firstIndex(of: "=") else { throw .badValue(section, line, "a `key = value` line") }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            guard ["model", "index", "training"].contains(section) else { continue }
+            try set("\(section).\(key)", value)
+        }
+    }
+
+    /// Checks ranges and consistency.
+    /// - Throws: ``ModelConfigError`` describing the first problem.
+    public func validate() throws(ModelConfigError) {
+        func require(_ ok: Bool, _ key: String, _ what: String) throws(ModelConfigError) {
+            if !ok { throw .badValue(key, "", what) }
+        }
+        try require(embeddingDim > 0 && dim > 0 && indexDim > 0, "model.dim", "positive widths")
+        try require(hashBuckets >= 16, "model.hash_buckets", "at least 16")
+        try require(maxUserFields >= 1 && maxItemFields >= 1, "model.max_item_fields", "at least 1")
+        try require(maxItemValues >= 1, "model.max_item_values", "at least 1")
+        try require(levels == 2 || levels == 3, "index.levels", "2 or 3")
+        try require(nodes.count >= levels - 1 && nodes.prefix(levels - 1).allSatisfy { $0 >= 2 }, "index.nodes",
+                    "\(levels - 1) codebook sizes of at least 2")
+        try require(beam.count >= levels - 1 && beam.prefix(levels - 1).allSatisfy { $0 >= 1 }, "index.beam",
+                    "\(levels - 1) beam widths of at least 1")
+        try require(batchSize >= 1, "training.batch_size", "at least 1")
+        try require(balanceWindow >= 1, "index.balance_window", "at least 1")
+        try require(scheduleEvents >= 1, "index.schedule_events", "at least 1")
+        try require(itemLevel.userRows >= 1 && itemLevel.itemRows >= 1 && indexLevel.userRows >= 1 && indexLevel.itemRows >= 1,
+                    "model.item_user_rows", "at least 1 row per tower")
+    }
+}
+
+/// A configuration key that is unknown or has a bad value.
+public struct ModelConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var key: String
+    public var message: String
+
+    public static func unknownKey(_ key: String) -> ModelConfigError {
+        ModelConfigError(key: key, message: "unknown configuration key `\(key)`; see docs/model.md for the keys")
+    }
+
+    public static func badValue(_ key: String, _ value: String, _ expected: String) -> ModelConfigError {
+        ModelConfigError(key: key, message: "bad value `\(value)` for `\(key)`: expected \(expected)")
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,564 @@
+import Foundation
+import HSNNEvents
+import HSNNMath
+
+/// Training counters of a ``RetrievalModel``.
+public struct TrainingCounters: Sendable, Hashable, Codable {
+    public var examplesTrained: Int64 = 0
+    public var positivesTrained: Int64 = 0
+    public var batches: Int64 = 0
+    public var itemUpserts: Int64 = 0
+    public var itemDeletes: Int64 = 0
+    /// Deletes of items the model never saw (ignored).
+    public var unknownDeletes: Int64 = 0
+    /// Position in the temperature schedule, in trained events (restarts softly on drift).
+    public var scheduleEvents: Int64 = 0
+    /// Latest event time seen (ms since the epoch); the clock of the cross features at serving.
+    public var nowMs: Int64 = 0
+    /// Bumped at every weight update (invalidates serving caches).
+    public var weightsVersion: Int64 = 0
+    /// Mean loss of the last batch (item level BCE) and of the whole objective.
+    public var lastItemLoss: Float = 0
+    public var lastTotalLoss: Float = 0
+    public var lastReconstructionLoss: Float = 0
+    public var lastBalance: Float = 0
+    public var lastAlpha: Float = 0
+    public init() {}
+}
+
+/// The model the daemon trains: HSNN (MoNN + jointly learned hierarchical index) or the
+/// two-tower baseline, with its feature pipeline, item catalog and online cross features.
+///
+/// One thread owns it: the daemon calls ``apply(_:)`` for catalog changes and ``train(_:)``
+/// for labelled mini-batches in stream order, and ``makeSnapshot()`` between batches for a
+/// checkpoint. Same configuration (seed included) and same events give the same model bit
+/// for bit on one BLAS thread.
+public final class RetrievalModel {
+    public let config: ModelConfig
+    var layout: FeatureLayout
+    let catalog: ItemCatalog
+    let cross: CrossFeatureStore
+    let userTable: EmbeddingTable
+    let itemTable: EmbeddingTable
+    /// The item-level MoNN (for two-tower: the two towers).
+    let itemModel: MoNN
+    /// Index-level MoNNs, coarsest first (empty for two-tower).
+    let levelModels: [MoNN]
+    let index: LearnedIndex?
+    /// Ensemble: level `l`'s logit is `sum_{t <= l} W[l, t] * o_t + b[l]` over MoNN outputs `o_t`.
+    let ensembleWeight: DenseParameter
+    let ensembleBias: DenseParameter
+    var adam: AdamOptimizer
+    var rng: SeededRandom
+    public internal(set) var counters = TrainingCounters()
+    let denseParameters: [DenseParameter]
+
+    let userWidth: Int
+    let itemWidth: Int
+    let levelItemWidth: Int
+    lazy var batch = BatchWorkspace(model: self, capacity: config.batchSize)
+    lazy var serving = ServingWorkspace(model: self, capacity: 2048)
+    var servingCache = ServingCache()
+    /// Replaces the auxiliary MSE target (the item-level interaction output, a constant for the
+    /// gradient) in finite-difference checks.
+    var frozenAuxiliaryTarget: Matrix?
+
+    /// A fresh model with weights drawn from `config.seed`.
+    /// - Throws: ``ModelConfigError`` when the configuration is invalid.
+    public init(config: ModelConfig) throws(ModelConfigError) {
+        try config.validate()
+        self.config = config
+        layout = FeatureLayout(config: config)
+        catalog = ItemCatalog(valuesPerItem: config.maxItemValues, denseWidth: config.maxDenseFeatures)
+        cross = CrossFeatureStore(itemSlots: 1 + config.maxItemFields, config: config)
+        var rng = SeededRandom(seed: config.seed)
+        let e = config.embeddingDim
+        userTable = EmbeddingTable(name: "embedding.user", rows: config.hashBuckets, dim: e, initStd: 0.05, rng: &rng)
+        itemTable = EmbeddingTable(name: "embedding.item", rows: config.hashBuckets, dim: e, initStd: 0.05, rng: &rng)
+        userWidth = (1 + config.maxUserFields) * e + config.maxDenseFeatures
+        itemWidth = (1 + config.maxItemFields) * e + config.maxDenseFeatures
+        levelItemWidth = config.indexDim + itemWidth
+        let crossWidth = (1 + config.maxItemFields) * 5 + 6
+        switch config.kind {
+        case .twoTower:
+            let size = MoNNSize(userRows: 1, itemRows: 1, towerHidden: config.itemLevel.towerHidden, interactionHidden: [], overHidden: [])
+            itemModel = MoNN(name: "two_tower", userInputs: userWidth, itemInputs: itemWidth, interactionInputs: nil, size: size,
+                             dim: config.dim, withOverArch: false, layerNorm: config.layerNorm, rng: &rng)
+            levelModels = []
+            index = nil
+        case .hsnn:
+            itemModel = MoNN(name: "level\(config.levels - 1)", userInputs: userWidth, itemInputs: itemWidth,
+                             interactionInputs: crossWidth, size: config.itemLevel, dim: config.dim, withOverArch: true,
+                             layerNorm: config.layerNorm, rng: &rng)
+            var levels: [MoNN] = []
+            for l in 0..<(config.levels - 1) {
+                levels.append(MoNN(name: "level\(l)", userInputs: userWidth, itemInputs: config.indexDim + itemWidth,
+                                   interactionInputs: userWidth + config.indexDim + itemWidth, size: config.indexLevel,
+                                   dim: config.dim, withOverArch: true, layerNorm: config.layerNorm, rng: &rng))
+            }
+            levelModels = levels
+            index = LearnedIndex(levels: config.levels - 1, sizes: config.nodes, dim: config.indexDim,
+                                 itemOutputs: config.itemLevel.itemRows * config.dim, window: config.balanceWindow, rng: &rng)
+        }
+        let levelCount = levelModels.count + 1
+        ensembleWeight = DenseParameter(name: "ensemble.weight", rows: levelCount, cols: levelCount)
+        ensembleBias = DenseParameter(name: "ensemble.bias", rows: 1, cols: levelCount)
+        for l in 0..<levelCount { ensembleWeight.value[l, l] = 1 }
+        var dense = itemModel.parameters
+        for m in levelModels { dense += m.parameters }
+        if let index { dense += index.parameters }
+        if config.kind == .hsnn { dense += [ensembleWeight, ensembleBias] }
+        denseParameters = dense
+        adam = AdamOptimizer(learningRate: Float(config.learningRate), clip: Float(config.gradientClip))
+        self.rng = rng
+    }
+
+    /// Levels scored per pair (index levels + the item level).
+    var levelCount: Int { levelModels.count + 1 }
+
+    // MARK: - Catalog
+
+    /// Applies an item catalog change: an upsert stores the features and indexes the item at
+    /// once (item tower, then the hard argmin path); a delete removes it from the index so it is
+    /// never retrieved again (until a new upsert).
+    public func apply(_ event: ItemEvent) {
+        counters.nowMs = max(counters.nowMs, event.timestampMs)
+        switch event.op {
+        case .upsert:
+            counters.itemUpserts += 1
+            let i = catalog.ensure(event.itemID, atMs: event.timestampMs)
+            catalog.setFeatures(i, event.features, layout: &layout, atMs: event.timestampMs)
+            index?.ensureCapacity(items: catalog.count)
+            refreshItems([i], assign: true)
+        case .delete:
+            guard let i = catalog.index(of: event.itemID) else { counters.unknownDeletes += 1; return }
+            counters.itemDeletes += 1
+            catalog.delete(i)
+            index?.remove(item: Int(i))
+        }
+    }
+
+    /// Recomputes the item tower outputs of `items` (serving cache) and, when `assign`, maps
+    /// them onto the index with the current weights.
+    func refreshItems(_ items: [Int32], assign: Bool) {
+        let ws = serving
+        let outWidth = itemModel.itemRows * config.dim
+        servingCache.ensure(items: catalog.count, width: outWidth)
+        var start = 0
+        while start < items.count {
+            let chunk = items[start..<min(start + ws.capacity, items.count)]
+            ws.itemBatch.reset(fields: layout.itemSlots)
+            for i in chunk { catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets) }
+            itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
+            writeItemDense(chunk, into: ws.itemIn)
+            let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
+            for (r, i) in chunk.enumerated() { servingCache.storeItem(Int(i), out.row(r), version: catalog.version[Int(i)], weights: counters.weightsVersion) }
+            if assign, let index, let iws = ws.indexWS {
+                index.forward(items: out, alpha: 1, hard: true, iws)
+                for (r, i) in chunk.enumerated() where catalog.live[Int(i)] {
+                    index.assign(item: Int(i), path: iws.hard + r * index.levels, vector: iws.v.row(r))
+                }
+            }
+            start += ws.capacity
+        }
+    }
+
+    func writeItemDense(_ items: some Collection<Int32>, into m: Matrix) {
+        let off = layout.itemSlots * config.embeddingDim, dw = config.maxDenseFeatures
+        for (r, i) in items.enumerated() {
+            let row = m.row(r) + off
+            if i < 0 { row.update(repeating: 0, count: dw); continue }
+            catalog.dense.withUnsafeBufferPointer { row.update(from: $0.baseAddress! + Int(i) * dw, count: dw) }
+        }
+    }
+
+    /// Seeds the level-1 codebook with the vectors of live items spread evenly over the catalog
+    /// (the node embeddings are then learned jointly with the model), centers the item vectors,
+    /// and maps every item. Runs before the first batch; waits until there are enough items.
+    func seedCodebook() {
+        guard let index, let iws = serving.indexWS else { return }
+        var live: [Int32] = []
+        for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
+        let k = index.sizes[0]
+        guard live.count >= k else { return }
+        // Center on the mean projected vector of the catalog.
+        index.ensureCapacity(items: catalog.count)
+        var mean = [Float](repeating: 0, count: index.dim)
+        var vectors = [Float](repeating: 0, count: live.count * index.dim)
+        var start = 0
+        let ws = serving
+        while start < live.count {
+            let chunk = live[start..<min(start + ws.capacity, live.count)]
+            ws.itemBatch.reset(fields: layout.itemSlots)
+            for i in chunk { catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets) }
+            itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
+            writeItemDense(chunk, into: ws.itemIn)
+            let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
+            index.projection.forward(out, into: iws.vRaw)
+            for r in 0..<chunk.count {
+                for j in 0..<index.dim {
+                    let x = iws.vRaw[r, j]
+                    vectors[(start + r) * index.dim + j] = x
+                    mean[j] += x
+                }
+            }
+            start += ws.capacity
+        }
+        for j in 0..<index.dim { mean[j] /= Float(live.count) }
+        index.center = mean
+        let book = index.codebooks[0].value
+        for n in 0..<k {
+            let src = (n * live.count) / k
+            var norm: Float = 0
+            for j in 0..<index.dim { let x = vectors[src * index.dim + j] - mean[j]; norm += x * x }
+            let inv = 1 / max(norm.squareRoot(), 1e-6)
+            for j in 0..<index.dim { book[n, j] = (vectors[src * index.dim + j] - mean[j]) * inv }
+        }
+        index.codebookSeeded = true
+        remapAll()
+    }
+
+    /// Re-maps every live item with the current weights (the periodic full pass), recomputes
+    /// the representatives, and restarts the temperature schedule softly when many items moved
+    /// (when configured). Returns the number of items that changed leaf.
+    @discardableResult
+    public func remapAll() -> Int64 {
+        guard let index else { return 0 }
+        let before = index.movesTotal
+        var live: [Int32] = []
+        live.reserveCapacity(catalog.liveCount)
+        for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
+        index.ensureCapacity(items: catalog.count)
+        refreshItems(live, assign: true)
+        index.recomputeRepresentatives()
+        let moves = index.movesTotal - before
+        index.movesLastRemap = moves
+        index.remaps += 1
+        if config.restartMoveShare > 0, !live.isEmpty, Double(moves) / Double(live.count) > config.restartMoveShare {
+            let restart = Int64(config.restartFraction * Double(config.scheduleEvents))
+            counters.scheduleEvents = min(counters.scheduleEvents, restart)
+        }
+        return moves
+    }
+
+    // MARK: - Training
+
+    /// Trains on labelled examples in order, in mini-batches of `config.batchSize`, then
+    /// updates the cross features and the index mapping of the items in each batch.
+    public func train(_ examples: [LabeledExample]) {
+        var start = 0
+        while start < examples.count {
+            let end = min(start + config.batchSize, examples.count)
+            trainStep(examples[start..<end])
+            start = end
+        }
+    }
+
+    /// Current temperature `alpha = max(min, max_alpha * (t / T)^exp)`.
+    var alpha: Float {
+        let x = min(Double(counters.scheduleEvents) / Double(config.scheduleEvents), 1)
+        return Float(max(config.minAlpha, config.maxAlpha * pow(x, config.alphaExponent)))
+    }
+
+    /// Current index-loss weight (linear warm-up over `warmupFraction * T`).
+    var indexLossWeight: Float {
+        let warm = config.warmupFraction * Double(config.scheduleEvents)
+        let x = warm <= 0 ? 1 : min(Double(counters.scheduleEvents) / warm, 1)
+        return Float(config.indexLossWeight * x)
+    }
+
+    func trainStep(_ examples: ArraySlice<LabeledExample>) {
+        guard !examples.isEmpty else { return }
+        if let index, !index.codebookSeeded { seedCodebook() }
+        if let index, index.representativesDirty { index.recomputeRepresentatives() }
+        featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
+        let losses = forwardBackward(withGradients: true, hard: false)
+        adam.update(denseParameters)
+        let lr = Float(config.embeddingLearningRate)
+        userTable.adagradUpdate(learningRate: lr)
+        itemTable.adagradUpdate(learningRate: lr)
+        counters.weightsVersion += 1
+        counters.lastItemLoss = losses.item
+        counters.lastTotalLoss = losses.total
+        counters.lastReconstructionLoss = losses.reconstruction
+        counters.lastBalance = losses.balance
+        counters.lastAlpha = alpha
+        // Online state after the examples were trained on: cross features, item mapping.
+        let ws = batch
+        for j in 0..<ws.count {
+            let i = Int(ws.items[j])
+            cross.record(user: ws.users[j], item: i, clicked: ws.labels[j] > 0, catalog: catalog, nowMs: ws.times[j])
+            catalog.lastSeenMs[i] = max(catalog.lastSeenMs[i], ws.times[j])
+            counters.nowMs = max(counters.nowMs, ws.times[j])
+            if ws.labels[j] > 0 { counters.positivesTrained += 1 }
+        }
+        if let index, let iws = ws.indexWS {
+            index.ensureCapacity(items: catalog.count)
+            for j in 0..<ws.count where catalog.live[Int(ws.items[j])] {
+                index.assign(item: Int(ws.items[j]), path: iws.hard + j * index.levels, vector: iws.v.row(j))
+            }
+            index.updateCenter(iws.vRaw, rows: ws.count)
+            let sums = index.balance(iws, rows: ws.count).sums
+            for t in 0..<index.levels { index.pushWindow(level: t, sums: sums[t], count: ws.count) }
+        }
+        counters.examplesTrained += Int64(ws.count)
+        counters.scheduleEvents += Int64(ws.count)
+        counters.batches += 1
+        if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {
+            remapAll()
+        }
+    }
+
+    /// Fills the batch workspace with examples `(impression, clicked)`. Unknown items are
+    /// created (id-only) when `createItems`, else scored with id-only features and no history.
+    func featurize(_ examples: some Sequence<(ImpressionEvent, Bool)>, count: Int, createItems: Bool) {
+        let ws = batch
+        precondition(count <= ws.capacity, "batch larger than the workspace")
+        ws.count = count
+        ws.userBatch.reset(fields: layout.userSlots)
+        ws.itemBatch.reset(fields: layout.itemSlots)
+        let e = config.embeddingDim, dw = config.maxDenseFeatures, buckets = UInt64(config.hashBuckets)
+        ws.crossIn.rows = count
+        var j = 0
+        for (imp, clicked) in examples {
+            let i: Int32 = createItems ? catalog.ensure(imp.itemID, atMs: imp.timestampMs) : (catalog.index(of: imp.itemID) ?? -1)
+            ws.items[j] = i
+            ws.itemHashes[j] = i >= 0 ? catalog.idHash[Int(i)] : stableHash("item_id", imp.itemID)
+            ws.users[j] = stableHash("user_id", imp.userID)
+            ws.times[j] = imp.timestampMs
+            ws.labels[j] = clicked ? 1 : 0
+            ws.weights[j] = clicked ? Float(config.positiveWeight) : 1
+            appendUser(userHash: ws.users[j], features: imp.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
+                       denseRow: ws.userIn.row(j) + layout.userSlots * e)
+            if i >= 0 {
+                catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
+            } else {
+                ws.itemBatch.append(row: Int32(truncatingIfNeeded: ws.itemHashes[j] % buckets))
+                ws.itemBatch.endSlot()
+                catalog.appendEmpty(to: &ws.itemBatch, slots: layout.itemSlots - 1)
+            }
+            if config.kind == .hsnn {
+                let h = cross.users[ws.users[j]]
+                if i >= 0 {
+                    cross.write(user: h, item: Int(i), catalog: catalog, nowMs: imp.timestampMs, into: ws.crossIn.row(j))
+                } else {
+                    ws.crossIn.row(j).update(repeating: 0, count: ws.crossIn.cols)
+                }
+            }
+            j += 1
+        }
+        // Pooled embeddings (the dense columns were written above and are kept).
+        userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
+        itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
+        _ = dw
+        writeItemDense(ws.items.prefix(count), into: ws.itemIn)
+    }
+
+    /// Appends a user's slots to `batch` and writes the dense values at `denseRow`.
+    func appendUser(userHash: UInt64, features: Features, to batch: inout PooledLookupBatch,
+                    scratch: inout [(slot: Int, hash: UInt64)], denseRow: UnsafeMutablePointer<Float>) {
+        let buckets = UInt64(config.hashBuckets)
+        denseRow.update(repeating: 0, count: config.maxDenseFeatures)
+        scratch.removeAll(keepingCapacity: true)
+        for (name, value) in features {
+            switch value {
+            case .string(let s): scratch.append((layout.userSlot(name), stableHash(name, s)))
+            case .strings(let list):
+                let slot = layout.userSlot(name)
+                for s in list { scratch.append((slot, stableHash(name, s))) }
+            case .number(let x):
+                if let c = layout.userDenseColumn(name) { denseRow[c] = scaledNumber(x) }
+            }
+        }
+        batch.append(row: Int32(truncatingIfNeeded: userHash % buckets))
+        batch.endSlot()
+        for s in 1..<layout.userSlots {
+            for v in scratch where v.slot == s { batch.append(row: Int32(truncatingIfNeeded: v.hash % buckets)) }
+            batch.endSlot()
+        }
+    }
+
+    struct Losses {
+        var total: Float = 0
+        var item: Float = 0
+        var index: Float = 0
+        var auxiliary: Float = 0
+        var reconstruction: Float = 0
+        var balance: Float = 0
+    }
+
+    /// Forward pass over the featurised batch (soft assignments, or the serving path when
+    /// `hard`); fills `batch.logits` per level. Returns nothing; see ``forwardBackward``.
+    func forward(hard: Bool) {
+        let ws = batch, n = ws.count
+        let L = levelCount
+        ws.levelOutput.rows = L
+        ws.logits.rows = L
+        if config.kind == .twoTower {
+            let z = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS)
+            for j in 0..<n { ws.levelOutput[0, j] = z.base[j]; ws.logits[0, j] = z.base[j] }
+            return
+        }
+        let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, ws.itemWS)
+        for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits.base[j] }
+        guard let index, let iws = ws.indexWS else { return }
+        index.forward(items: ws.itemWS.item.output, alpha: alpha, hard: hard, iws)
+        let e = config.embeddingDim, dv = config.indexDim
+        for l in 0..<levelModels.count {
+            // Level item input: [path embedding e_l, representative item's features].
+            let lin = ws.levelItemIn[l]
+            ws.repBatch[l].reset(fields: layout.itemSlots)
+            var reps = [Int32](repeating: -1, count: n)
+            for j in 0..<n {
+                let path = iws.hard + j * index.levels
+                var node = 0
+                for s in 0...l { node = node * index.sizes[s] + Int(path[s]) }
+                let rep = index.representatives[l][node]
+                reps[j] = rep
+                if rep >= 0 {
+                    catalog.append(Int(rep), to: &ws.repBatch[l], slots: layout.itemSlots, buckets: config.hashBuckets)
+                } else {
+                    catalog.appendEmpty(to: &ws.repBatch[l], slots: layout.itemSlots)
+                }
+            }
+            itemTable.forward(ws.repBatch[l], pooling: .mean, into: lin, columnOffset: dv)
+            let pe = iws.pathEmbedding[l]
+            for j in 0..<n { lin.row(j).update(from: pe.row(j), count: dv) }
+            let off = dv + layout.itemSlots * e, dw = config.maxDenseFeatures
+            for j in 0..<n {
+                let row = lin.row(j) + off
+                if reps[j] < 0 { row.update(repeating: 0, count: dw) } else {
+                    catalog.dense.withUnsafeBufferPointer { row.update(from: $0.baseAddress! + Int(reps[j]) * dw, count: dw) }
+                }
+            }
+            let inter = ws.levelInteractionIn[l]
+            inter.rows = n
+            for j in 0..<n {
+                inter.row(j).update(from: ws.userIn.row(j), count: userWidth)
+                (inter.row(j) + userWidth).update(from: lin.row(j), count: levelItemWidth)
+            }
+            let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, ws.levelWS[l])
+            for j in 0..<n { ws.levelOutput[l, j] = o.base[j] }
+        }
+        // Ensemble logits.
+        for l in 0..<L {
+            let b = ensembleBias.value.base[l]
+            for j in 0..<n {
+                var z = b
+                for t in 0...l { z += ensembleWeight.value[l, t] * ws.levelOutput[t, j] }
+                ws.logits[l, j] = z
+            }
+        }
+    }
+
+    /// Forward pass plus the full objective; with `withGradients`, back-propagates it into every
+    /// parameter's gradient (no update). Returns the loss terms.
+    @discardableResult
+    func forwardBackward(withGradients: Bool, hard: Bool) -> Losses {
+        forward(hard: hard)
+        let ws = batch, n = ws.count, L = levelCount
+        var losses = Losses()
+        ws.dLogits.rows = L
+        let wIdx = indexLossWeight
+        ws.labels.withUnsafeBufferPointer { y in
+            ws.weights.withUnsafeBufferPointer { w in
+                for l in 0..<L {
+                    let weight: Float = l == L - 1 ? 1 : wIdx
+                    let value = Loss.bceWithLogits(logits: ws.logits.row(l), labels: y.baseAddress!, weights: w.baseAddress!, count: n,
+                                                   grad: ws.dLogits.row(l), scale: weight)
+                    if l == L - 1 { losses.item = value } else { losses.index += value }
+                    losses.total += weight * value
+                }
+            }
+        }
+        guard config.kind == .hsnn, let index, let iws = ws.indexWS else {
+            if withGradients {
+                ws.itemWS.dLogits.rows = n
+                ws.itemWS.dLogits.base.update(from: ws.dLogits.row(0), count: n)
+                ws.dUserIn.rows = n
+                itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS,
+                                   dUserIn: ws.dUserIn, dItemIn: ws.dItemIn, dInteractionIn: nil)
+                userTable.backward(ws.userBatch, pooling: .mean, outputGrad: ws.dUserIn)
+                itemTable.backward(ws.itemBatch, pooling: .mean, outputGrad: ws.dItemIn)
+            }
+            return losses
+        }
+        // Auxiliary MSE of each index level's interaction tower to the item level's (a constant target).
+        let d = config.dim
+        let target = frozenAuxiliaryTarget ?? ws.itemWS.interaction!.output
+        let wAux = Float(config.auxiliaryWeight)
+        for l in 0..<levelModels.count {
+            let x = ws.levelWS[l].interaction!.output
+            ws.auxGrad[l].rows = n
+            let v = Loss.mse(x.base, target.base, rows: n, width: d, grad: ws.auxGrad[l].base, scale: wAux)
+            losses.auxiliary += v
+            losses.total += wAux * v
+        }
+        if !withGradients {
+            let b = index.balance(iws, rows: n).value
+            var rec: Float = 0
+            let last = iws.pathEmbedding[index.levels - 1]
+            for i in 0..<(n * config.indexDim) { let x = last.base[i] - iws.v.base[i]; rec += x * x }
+            losses.reconstruction = rec / Float(n)
+            losses.balance = b
+            losses.total += Float(config.reconstructionWeight) * losses.reconstruction + Float(config.balanceWeight) * b
+            return losses
+        }
+        // Ensemble backward: dO_t = sum_{l >= t} W[l, t] dz_l.
+        ws.dOutput.rows = L
+        for t in 0..<L {
+            for j in 0..<n {
+                var g: Float = 0
+                for l in t..<L { g += ensembleWeight.value[l, t] * ws.dLogits[l, j] }
+                ws.dOutput[t, j] = g
+            }
+        }
+        for l in 0..<L {
+            var db: Float = 0
+            for j in 0..<n { db += ws.dLogits[l, j] }
+            ensembleBias.grad.base[l] += db
+            for t in 0...l {
+                var s: Float = 0
+                for j in 0..<n { s += ws.dLogits[l, j] * ws.levelOutput[t, j] }
+                ensembleWeight.grad[l, t] += s
+            }
+        }
+        // Index levels.
+        ws.dUserIn.rows = n
+        ws.dUserIn.zero()
+        let dv = config.indexDim
+        for l in 0..<levelModels.count {
+            let lws = ws.levelWS[l]
+            lws.dLogits.rows = n
+            lws.dLogits.base.update(from: ws.dOutput.row(l), count: n)
+            levelModels[l].backward(userIn: ws.userIn, itemIn: ws.levelItemIn[l], interactionIn: ws.levelInteractionIn[l], lws,
+                                    extraInteractionGrad: ws.auxGrad[l], dUserIn: ws.dUserTmp, dItemIn: ws.dLevelItemIn[l],
+                                    dInteractionIn: ws.dLevelInteractionIn[l])
+            let dInter = ws.dLevelInteractionIn[l], dItem = ws.dLevelItemIn[l]
+            let pg = iws.pathGrad[l]
+            pg.rows = n
+            for j in 0..<n {
+                axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth)
+                axpy(1, dInter.row(j), ws.dUserIn.row(j), userWidth)
+                axpy(1, dInter.row(j) + userWidth, dItem.row(j), levelItemWidth)
+                pg.row(j).update(from: dItem.row(j), count: dv)
+            }
+            itemTable.backward(ws.repBatch[l], pooling: .mean, outputGrad: dItem, columnOffset: dv)
+        }
+        let idx = index.backward(items: ws.itemWS.item.output, alpha: alpha, reconstructionWeight: Float(config.reconstructionWeight),
+                                 balanceWeight: Float(config.balanceWeight), iws)
+        losses.reconstruction = idx.reconstruction
+        losses.balance = idx.balance
+        losses.total += Float(config.reconstructionWeight) * idx.reconstruction + Float(config.balanceWeight) * idx.balance
+        // Item level, with the index's gradient on the item tower output.
+        let iwsItem = ws.itemWS
+        iwsItem.dLogits.rows = n
+        iwsItem.dLogits.base.update(from: ws.dOutput.row(L - 1), count: n)
+        itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, iwsItem, extraItemGrad: iws.dItem,
+                           dUserIn: ws.dUserTmp, dItemIn: ws.dItemIn, dInteractionIn: nil)
+        for j in 0..<n { axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth) }
+        userTable.backward(ws.userBatch, pooling: .mean, outputGrad: ws.dUserIn)
+        itemTable.backward(ws.itemBatch, pooling: .mean, outputGrad: ws.dItemIn)
+        return losses
+    }
+}

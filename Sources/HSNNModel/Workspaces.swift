@@ -1,0 +1,91 @@
+import HSNNMath
+
+/// Preallocated buffers for one training or scoring batch of up to `capacity` examples.
+final class BatchWorkspace {
+    let capacity: Int
+    var count = 0
+    var userBatch = PooledLookupBatch()
+    var itemBatch = PooledLookupBatch()
+    var repBatch: [PooledLookupBatch]
+    let userIn: Matrix, itemIn: Matrix, crossIn: Matrix
+    let levelItemIn: [Matrix], levelInteractionIn: [Matrix]
+    let dUserIn: Matrix, dUserTmp: Matrix, dItemIn: Matrix
+    let dLevelItemIn: [Matrix], dLevelInteractionIn: [Matrix]
+    let auxGrad: [Matrix]
+    let itemWS: MoNNWorkspace
+    let levelWS: [MoNNWorkspace]
+    let indexWS: IndexWorkspace?
+    /// Per level (index levels first, the item level last): MoNN outputs, ensemble logits and gradients.
+    let levelOutput: Matrix, logits: Matrix, dLogits: Matrix, dOutput: Matrix
+    var labels: [Float]
+    var weights: [Float]
+    var items: [Int32]
+    var itemHashes: [UInt64]
+    var users: [UInt64]
+    var times: [Int64]
+    var userScratch: [(slot: Int, hash: UInt64)] = []
+
+    init(model m: RetrievalModel, capacity: Int) {
+        self.capacity = capacity
+        let levels = m.levelModels.count
+        repBatch = [PooledLookupBatch](repeating: PooledLookupBatch(), count: levels)
+        userIn = Matrix(rows: capacity, cols: m.userWidth)
+        itemIn = Matrix(rows: capacity, cols: m.itemWidth)
+        crossIn = Matrix(rows: capacity, cols: m.cross.width)
+        levelItemIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelItemWidth) }
+        levelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth) }
+        dUserIn = Matrix(rows: capacity, cols: m.userWidth)
+        dUserTmp = Matrix(rows: capacity, cols: m.userWidth)
+        dItemIn = Matrix(rows: capacity, cols: m.itemWidth)
+        dLevelItemIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelItemWidth) }
+        dLevelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth) }
+        auxGrad = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.config.dim) }
+        itemWS = m.itemModel.makeWorkspace(capacity: capacity)
+        levelWS = m.levelModels.map { $0.makeWorkspace(capacity: capacity) }
+        indexWS = m.index.map { IndexWorkspace($0, capacity: capacity, itemOutputs: m.itemModel.itemRows * m.config.dim) }
+        levelOutput = Matrix(rows: levels + 1, cols: capacity)
+        logits = Matrix(rows: levels + 1, cols: capacity)
+        dLogits = Matrix(rows: levels + 1, cols: capacity)
+        dOutput = Matrix(rows: levels + 1, cols: capacity)
+        labels = [Float](repeating: 0, count: capacity)
+        weights = [Float](repeating: 1, count: capacity)
+        items = [Int32](repeating: -1, count: capacity)
+        itemHashes = [UInt64](repeating: 0, count: capacity)
+        users = [UInt64](repeating: 0, count: capacity)
+        times = [Int64](repeating: 0, count: capacity)
+        userScratch.reserveCapacity(32)
+    }
+}
+
+/// Buffers for serving: one user against many items or nodes, in chunks of `capacity`.
+final class ServingWorkspace {
+    let capacity: Int
+    var itemBatch = PooledLookupBatch()
+    var userBatch = PooledLookupBatch()
+    let userIn: Matrix
+    let itemIn: Matrix
+    let crossIn: Matrix
+    let gathered: Matrix
+    let levelGathered: Matrix
+    let interactionIn: Matrix
+    let itemWS: MoNNWorkspace
+    let levelWS: [MoNNWorkspace]
+    let indexWS: IndexWorkspace?
+    /// User tower outputs per level (index levels first, item level last).
+    let userOut: [Matrix]
+    var userScratch: [(slot: Int, hash: UInt64)] = []
+
+    init(model m: RetrievalModel, capacity: Int) {
+        self.capacity = capacity
+        userIn = Matrix(rows: 1, cols: m.userWidth)
+        itemIn = Matrix(rows: capacity, cols: m.itemWidth)
+        crossIn = Matrix(rows: capacity, cols: m.cross.width)
+        gathered = Matrix(rows: capacity, cols: m.itemModel.itemRows * m.config.dim)
+        levelGathered = Matrix(rows: capacity, cols: m.config.indexLevel.itemRows * m.config.dim)
+        interactionIn = Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth)
+        itemWS = m.itemModel.makeWorkspace(capacity: capacity)
+        levelWS = m.levelModels.map { $0.makeWorkspace(capacity: capacity) }
+        indexWS = m.index.map { IndexWorkspace($0, capacity: capacity, itemOutputs: m.itemModel.itemRows * m.config.dim) }
+        userOut = (m.levelModels + [m.itemModel]).map { Matrix(rows: 1, cols: $0.userRows * $0.dim) }
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import HSNNEvents
+import HSNNModel
+
+/// Helpers shared by the model commands (train, retrieve, score, eval).
+enum ModelCLI {
+    /// The configuration from an optional TOML file and `--set section.key=value` overrides.
+    static func loadConfig(file: String?, overrides: [String]) throws -> ModelConfig {
+        var config = ModelConfig()
+        if let file {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw ValidationError("cannot read the configuration file \(file): \(error.localizedDescription)")
+            }
+            do { try config.apply(fileContents: text) } catch { throw ValidationError("\(file): \(error)") }
+        }
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "=") else {
+                throw ValidationError("--set expects key=value (e.g. --set model.kind=two_tower), got `\(item)`")
+            }
+            do { try config.set(String(item[..<eq]), String(item[item.index(after: eq)...])) } catch {
+                throw ValidationError("--set \(item): \(error)")
+            }
+        }
+        do { try config.validate() } catch { throw ValidationError("invalid configuration: \(error)") }
+        return config
+    }
+
+    /// Loads a model folder, with an operator-facing error.
+    static func loadModel(_ path: String) throws -> RetrievalModel {
+        do { return try RetrievalModel.load(from: URL(fileURLWithPath: path)) } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Prints one JSON object per line on standard output.
+    static func emit(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+              let line = String(data: data, encoding: .utf8) else { return }
+        print(line)
+    }
+
+    /// Prints a Codable value as one JSON line.
+    static func emit(encodable value: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        if let data = try? encoder.encode(value), let line = String(data: data, encoding: .utf8) { print(line) }
+    }
+
+    /// Reads every event of a JSON-lines file; malformed lines are counted by reason and reported
+    /// on standard error (the first few in full), never fatal.
+    static func forEachEvent(in path: String, malformed: inout [String: Int], _ body: (Event) throws -> Void) throws {
+        let reader: EventLineReader
+        do { reader = try EventLineReader(path: path) } catch { throw ValidationError("\(error)") }
+        var reported = 0
+        while let (line, result) = try reader.next() {
+            switch result {
+            case .success(let event): try body(event)
+            case .failure(let failure):
+                malformed[failure.reason.rawValue, default: 0] += 1
+                if reported < 5 {
+                    FileHandle.standardError.write(Data("\(path):\(line): skipped: \(failure)\n".utf8))
+                    reported += 1
+                }
+            }
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+/// `hsnn train`: one pass over event files in order, then the model state to a folder.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the model in one pass over JSON-lines event files and write its state to a folder.",
+        discussion: """
+            Item events update the catalog (and the index) at once; impressions must carry `clicked` \
+            (unlabelled impressions and click events are counted and skipped: the daemon joins them). \
+            Progress and a final summary are printed as JSON lines.
+            """)
+
+    @Option(name: .customLong("input"), help: "Event file (repeatable; read in order).") var inputs: [String]
+    @Option(help: "Folder to write the model state into.") var out: String
+    @Option(help: "Configuration file (TOML: [model], [index], [training]).") var config: String?
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a configuration key.", valueName: "section.key=value"))
+    var overrides: [String] = []
+    @Option(help: "Print progress every this many examples.") var progressEvery = 100_000
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one --input FILE") }
+    }
+
+    func run() throws {
+        let config = try ModelCLI.loadConfig(file: config, overrides: overrides)
+        let model = try RetrievalModel(config: config)
+        var batch: [LabeledExample] = []
+        batch.reserveCapacity(config.batchSize)
+        var malformed: [String: Int] = [:]
+        var unlabelled = 0, clicks = 0, events = 0
+        let start = ContinuousClock.now
+        var nextProgress = progressEvery
+        func flush() {
+            model.train(batch)
+            batch.removeAll(keepingCapacity: true)
+            let c = model.counters
+            if c.examplesTrained >= nextProgress {
+                nextProgress += progressEvery
+                let s = ModelCLI.seconds(since: start)
+                ModelCLI.emit(["event": "progress", "examples": c.examplesTrained, "seconds": s,
+                               "examples_per_s": Double(c.examplesTrained) / max(s, 1e-9), "loss": c.lastItemLoss,
+                               "total_loss": c.lastTotalLoss, "alpha": c.lastAlpha, "live_items": model.liveItemCount])
+            }
+        }
+        for path in inputs {
+            try ModelCLI.forEachEvent(in: path, malformed: &malformed) { event in
+                events += 1
+                switch event {
+                case .item(let item): model.apply(item)
+                case .impression(let imp):
+                    guard let clicked = imp.clicked else { unlabelled += 1; return }
+                    batch.append(LabeledExample(impression: imp, clicked: clicked))
+                    if batch.count == config.batchSize { flush() }
+                case .click: clicks += 1
+                }
+            }
+        }
+        if !batch.isEmpty { flush() }
+        let trainSeconds = ModelCLI.seconds(since: start)
+        let writeStart = ContinuousClock.now
+        do { try model.write(to: URL(fileURLWithPath: out)) } catch { throw ValidationError("\(error)") }
+        let c = model.counters
+        var summary: [String: Any] = [
+            "event": "trained", "out": out, "kind": config.kind.rawValue, "events": events, "examples": c.examplesTrained,
+            "positives": c.positivesTrained, "batches": c.batches, "item_upserts": c.itemUpserts, "item_deletes": c.itemDeletes,
+            "unlabelled_impressions_skipped": unlabelled, "click_events_skipped": clicks, "malformed": malformed,
+            "seconds": trainSeconds, "examples_per_s": Double(c.examplesTrained) / max(trainSeconds, 1e-9),
+            "write_seconds": ModelCLI.seconds(since: writeStart), "live_items": model.liveItemCount, "last_loss": c.lastItemLoss,
+        ]
+        if let s = model.indexStatistics {
+            summary["index"] = ["indexed_items": s.indexedItems, "empty_leaves": s.emptyLeaves, "leaves": s.leaves,
+                                "leaf_size_p50": s.leafSizeP50, "leaf_size_p90": s.leafSizeP90, "leaf_size_max": s.leafSizeMax,
+                                "moves_total": s.movesTotal, "remaps": s.remaps]
+        }
+        ModelCLI.emit(summary)
+    }
+}

@@ -1,0 +1,93 @@
+import HSNNEvents
+import HSNNMath
+import Testing
+@testable import HSNNModel
+
+/// A tiny model whose whole objective (per-level BCE, ensemble, auxiliary MSE, LTI with
+/// residual levels, reconstruction and balance) is checked against finite differences.
+func tinyConfig(kind: ModelKind = .hsnn, levels: Int = 3) -> ModelConfig {
+    var c = ModelConfig()
+    c.kind = kind
+    c.embeddingDim = 4
+    c.hashBuckets = 64
+    c.maxUserFields = 2
+    c.maxItemFields = 2
+    c.maxDenseFeatures = 1
+    c.maxItemValues = 4
+    c.dim = 4
+    c.itemLevel = MoNNSize(userRows: 2, itemRows: 2, towerHidden: [6], interactionHidden: [5], overHidden: [5])
+    c.indexLevel = MoNNSize(userRows: 3, itemRows: 2, towerHidden: [6], interactionHidden: [5], overHidden: [5])
+    c.levels = levels
+    c.nodes = [4, 3]
+    c.beam = [2, 3]
+    c.indexDim = 4
+    c.minAlpha = 3
+    c.maxAlpha = 3
+    c.warmupFraction = 0
+    c.batchSize = 8
+    c.remapEveryBatches = 0
+    c.seed = 11
+    return c
+}
+
+func tinyItems() -> [ItemEvent] {
+    (0..<12).map { i in
+        ItemEvent(op: .upsert, itemID: "i\(i)", timestampMs: 1_000,
+                  features: Features([("genre", .strings(["g\(i % 3)", "g\((i + 1) % 4)"])), ("creator", .string("c\(i % 5)")),
+                                      ("price", .number(Double(i) * 1.5))]))
+    }
+}
+
+func tinyExamples(count: Int, offset: Int = 0) -> [LabeledExample] {
+    (0..<count).map { k in
+        let j = k + offset
+        let imp = ImpressionEvent(eventID: "e\(j)", requestID: "r\(j)", timestampMs: 2_000 + Int64(j) * 1_000,
+                                  userID: "u\(j % 5)", itemID: "i\((j * 7) % 12)",
+                                  userFeatures: Features([("age", .string("a\(j % 3)")), ("score", .number(Double(j % 4)))]),
+                                  clicked: (j * 5) % 3 == 0)
+        return LabeledExample(impression: imp, clicked: (j * 5) % 3 == 0)
+    }
+}
+
+@Test(arguments: [(ModelKind.hsnn, 3), (ModelKind.hsnn, 2), (ModelKind.twoTower, 2)])
+func wholeModelGradientMatchesFiniteDifferences(kind: ModelKind, levels: Int) throws {
+    let model = try RetrievalModel(config: tinyConfig(kind: kind, levels: levels))
+    for e in tinyItems() { model.apply(e) }
+    // A few trained batches so cross features, the window and the ensemble are non-trivial.
+    model.train(tinyExamples(count: 24))
+    let batch = tinyExamples(count: 8, offset: 100)
+    func featurize() { model.featurize(batch.lazy.map { ($0.impression, $0.clicked) }, count: batch.count, createItems: true) }
+    featurize()
+    model.forwardBackward(withGradients: true, hard: false)
+    if kind == .hsnn { model.frozenAuxiliaryTarget = model.batch.itemWS.interaction!.output.copy() }
+    func loss() -> Double { featurize(); return Double(model.forwardBackward(withGradients: false, hard: false).total) }
+    var rng = SeededRandom(seed: 3)
+    var checked = 0
+    func check(_ name: String, _ value: Matrix, _ analytic: [Float], indices: [Int]) {
+        for i in indices {
+            let saved = value.base[i]
+            let eps: Float = 5e-4
+            value.base[i] = saved + eps
+            let plus = loss()
+            value.base[i] = saved - eps
+            let minus = loss()
+            value.base[i] = saved
+            let numeric = (plus - minus) / Double(2 * eps)
+            let a = Double(analytic[i])
+            #expect(abs(numeric - a) <= 2e-3 + 0.05 * abs(a), "\(name)[\(i)]: numeric \(numeric) vs analytic \(a)")
+            checked += 1
+        }
+    }
+    for p in model.denseParameters {
+        let grads = p.grad.toArray()
+        let picks = (0..<min(4, p.count)).map { _ in Int(rng.next() % UInt64(p.count)) }
+        check(p.name, p.value, grads, indices: picks)
+    }
+    for table in [model.userTable, model.itemTable] {
+        let grads = table.gradient.toArray()
+        for r in table.touchedRows.prefix(4) {
+            check(table.name, table.table, grads, indices: (0..<table.dim).map { Int(r) * table.dim + $0 })
+        }
+    }
+    #expect(checked > 20)
+}
