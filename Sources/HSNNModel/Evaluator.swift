@@ -9,7 +9,9 @@ import HSNNEvents
 /// - NE = mean test log loss / log loss of always predicting the training click rate.
 /// - Test-period catalog events are applied (new items are indexed at once); deletes are held
 ///   back until after ranking, so an item clicked in the test period and expired later is still
-///   a candidate. Test impressions are never trained on and never update the cross features.
+///   a candidate. Test impressions are never trained on. Ranking uses the online state at the
+///   end of training; NE is progressive: each chunk of test impressions is scored first, then
+///   its outcomes update the cross-feature counters (as in the running daemon), never the weights.
 public final class Evaluator {
     /// Items each user had an impression of in training.
     private var seen: [String: Set<String>] = [:]
@@ -62,6 +64,10 @@ public final class Evaluator {
         public var beamSweep: [[Int]] = []
         /// Evaluate at most this many users (the first by id), 0 = all.
         public var maxUsers = 0
+        /// Update the cross-feature counters with each test chunk after scoring it (NE only; ranking
+        /// uses the state at the end of training).
+        public var progressiveCrossFeatures = true
+        public var progressiveChunk = 256
         public init() {}
     }
 
@@ -77,35 +83,12 @@ public final class Evaluator {
                 truth[imp.userID, default: []].insert(imp.itemID)
             }
         }
-        // NE with the model as trained (catalog applied in time order while scoring).
         var report = EvaluationReport()
         let trainCTR = trainImpressions == 0 ? 0.5 : max(min(Double(trainPositives) / Double(trainImpressions), 1 - 1e-6), 1e-6)
         report.trainCTR = trainCTR
         report.testImpressions = testImpressions.count
-        var catalogCursor = 0
-        var logLoss = 0.0, baseLoss = 0.0
-        var start = 0
-        while start < testImpressions.count {
-            let end = min(start + 4096, testImpressions.count)
-            let lastTime = testImpressions[end - 1].timestampMs
-            while catalogCursor < testCatalog.count, testCatalog[catalogCursor].timestampMs <= lastTime {
-                applyHoldingDeletes(testCatalog[catalogCursor], model)
-                catalogCursor += 1
-            }
-            let p = model.score(Array(testImpressions[start..<end]))
-            for j in start..<end {
-                let y = testLabels[j]
-                let q = Double(min(max(p[j - start], 1e-7), 1 - 1e-7))
-                logLoss -= y ? log(q) : log(1 - q)
-                baseLoss -= y ? log(trainCTR) : log(1 - trainCTR)
-            }
-            start = end
-        }
-        while catalogCursor < testCatalog.count { applyHoldingDeletes(testCatalog[catalogCursor], model); catalogCursor += 1 }
-        if !testImpressions.isEmpty {
-            report.testLogLoss = logLoss / Double(testImpressions.count)
-            report.ne = logLoss / max(baseLoss, 1e-12)
-        }
+        // New items of the test period are indexed before ranking; deletes wait until the end.
+        for event in testCatalog { applyHoldingDeletes(event, model) }
         // Retrieval.
         var users = truth.keys.sorted()
         if options.maxUsers > 0 { users = Array(users.prefix(options.maxUsers)) }
@@ -169,6 +152,29 @@ public final class Evaluator {
             for (k, v) in recall(list, u) { popSum[k, default: 0] += v }
         }
         report.popularityRecall = Dictionary(uniqueKeysWithValues: popSum.map { ("recall@\($0.key)", $0.value / Double(max(users.count, 1))) })
+        // NE, progressive: each chunk of test impressions is scored, then its outcomes update the
+        // online cross-feature counters (never the weights), as the daemon's counters would.
+        var logLoss = 0.0, baseLoss = 0.0
+        var start = 0
+        while start < testImpressions.count {
+            let end = min(start + options.progressiveChunk, testImpressions.count)
+            let chunk = Array(testImpressions[start..<end])
+            let p = model.score(chunk)
+            for j in start..<end {
+                let y = testLabels[j]
+                let q = Double(min(max(p[j - start], 1e-7), 1 - 1e-7))
+                logLoss -= y ? log(q) : log(1 - q)
+                baseLoss -= y ? log(trainCTR) : log(1 - trainCTR)
+            }
+            if options.progressiveCrossFeatures {
+                model.recordOutcomes(zip(chunk, testLabels[start..<end]).map { LabeledExample(impression: $0, clicked: $1) })
+            }
+            start = end
+        }
+        if !testImpressions.isEmpty {
+            report.testLogLoss = logLoss / Double(testImpressions.count)
+            report.ne = logLoss / max(baseLoss, 1e-12)
+        }
         for d in heldBackDeletes { model.apply(d) }
         heldBackDeletes = []
         return report

@@ -35,6 +35,8 @@ final class LearnedIndex {
     var movesTotal: Int64 = 0
     var movesLastRemap: Int64 = 0
     var remaps: Int64 = 0
+    /// Empty level-1 nodes moved onto crowded regions at full re-mappings.
+    var reseeded: Int64 = 0
     /// Running mean of the projected item vectors, subtracted before normalisation so item
     /// vectors spread over the sphere instead of sharing one dominant direction.
     var center: [Float]
@@ -235,7 +237,8 @@ final class LearnedIndex {
             levels: levels, codebookSizes: sizes, indexedItems: sizesNonEmpty.reduce(0, +), liveItems: liveItems,
             leaves: members.count, emptyLeaves: empty, nonEmptyNodesPerLevel: nonEmptyPerLevel,
             leafSizeMin: sizesNonEmpty.first ?? 0, leafSizeP50: pct(0.5), leafSizeP90: pct(0.9), leafSizeP99: pct(0.99),
-            leafSizeMax: sizesNonEmpty.last ?? 0, movesTotal: movesTotal, movesLastRemap: movesLastRemap, remaps: remaps)
+            leafSizeMax: sizesNonEmpty.last ?? 0, movesTotal: movesTotal, movesLastRemap: movesLastRemap, remaps: remaps,
+            reseededNodes: reseeded)
     }
 }
 
@@ -260,4 +263,6 @@ public struct IndexStatistics: Sendable, Hashable, Codable {
     /// Moves in the last full re-mapping pass.
     public var movesLastRemap: Int64
     public var remaps: Int64
+    /// Empty level-1 nodes re-seeded onto crowded regions.
+    public var reseededNodes: Int64
 }

@@ -77,7 +77,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Beam width per index level at serving.
     public var beam: [Int] = [24, 64]
     public var maxAlpha: Double = 200
-    public var minAlpha: Double = 2
+    public var minAlpha: Double = 20
     public var alphaExponent: Double = 1
     /// Schedule length `T` in trained events.
     public var scheduleEvents: Int = 400_000
@@ -89,6 +89,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var balanceWindow: Int = 16
     public var reconstructionWeight: Double = 0.5
     public var auxiliaryWeight: Double = 0.1
+    /// Learning-rate multiplier of the node embeddings.
+    public var codebookLearningRateScale: Double = 0.1
     /// Full re-mapping of every live item every this many batches.
     public var remapEveryBatches: Int = 200
     /// When a full re-mapping moves more than this share of items, the temperature schedule
@@ -126,7 +128,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("index.beam", "beam per level"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
         ("index.schedule_events", "temperature schedule length T"), ("index.warmup_fraction", ""),
         ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
-        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""),
+        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
         ("index.restart_move_share", ""), ("index.restart_fraction", ""),
         ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
         ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
@@ -201,6 +203,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         case "index.reconstruction_weight": reconstructionWeight = try double()
         case "index.auxiliary_weight": auxiliaryWeight = try double()
         case "index.remap_every_batches": remapEveryBatches = try int()
+        case "index.codebook_learning_rate_scale": codebookLearningRateScale = try double()
         case "index.restart_move_share": restartMoveShare = try double()
         case "index.restart_fraction": restartFraction = try double()
         case "training.batch_size": batchSize = try int()

@@ -52,6 +52,8 @@ public final class RetrievalModel {
     var rng: SeededRandom
     public internal(set) var counters = TrainingCounters()
     let denseParameters: [DenseParameter]
+    /// Per-parameter learning-rate multipliers (node embeddings learn slower than weights).
+    let learningRateScales: [Float]
 
     let userWidth: Int
     let itemWidth: Int
@@ -109,6 +111,8 @@ public final class RetrievalModel {
         if let index { dense += index.parameters }
         if config.kind == .hsnn { dense += [ensembleWeight, ensembleBias] }
         denseParameters = dense
+        let books = Set((index?.codebooks ?? []).map { ObjectIdentifier($0) })
+        learningRateScales = dense.map { books.contains(ObjectIdentifier($0)) ? Float(config.codebookLearningRateScale) : 1 }
         adam = AdamOptimizer(learningRate: Float(config.learningRate), clip: Float(config.gradientClip))
         self.rng = rng
     }
@@ -218,6 +222,43 @@ public final class RetrievalModel {
         remapAll()
     }
 
+    /// Moves every empty level-1 node onto an item of the most crowded leaves (the usual remedy
+    /// for dead codes in learned quantisers), resetting its optimizer moments. Returns the count.
+    @discardableResult
+    func reseedEmptyNodes() -> Int {
+        guard let index else { return 0 }
+        let k = index.sizes[0]
+        var size = [Int](repeating: 0, count: k)
+        for i in 0..<index.memberPosition.count where index.memberPosition[i] >= 0 { size[Int(index.path[i * index.levels])] += 1 }
+        let empty = (0..<k).filter { size[$0] == 0 }
+        guard !empty.isEmpty else { return 0 }
+        // Donor items: members of the largest level-1 nodes, taken round-robin, deterministic.
+        let order = (0..<k).sorted { size[$0] > size[$1] || (size[$0] == size[$1] && $0 < $1) }
+        var donors: [Int] = []
+        var byNode = [[Int]](repeating: [], count: k)
+        for i in 0..<index.memberPosition.count where index.memberPosition[i] >= 0 { byNode[Int(index.path[i * index.levels])].append(i) }
+        var round = 1
+        while donors.count < empty.count && round < 64 {
+            for n in order where size[n] > round && donors.count < empty.count {
+                let list = byNode[n]
+                donors.append(list[(round * 7919) % list.count])
+            }
+            round += 1
+        }
+        let book = index.codebooks[0]
+        for (n, donor) in zip(empty, donors) {
+            let v = index.itemVectors.withUnsafeBufferPointer { $0.baseAddress! + donor * index.dim }
+            for j in 0..<index.dim {
+                // A small deterministic offset so the new node does not tie with the donor's node.
+                book.value[n, j] = v[j] + 0.01 * Float((j &* 31 &+ n) % 7 - 3)
+                book.m[n, j] = 0
+                book.v[n, j] = 0
+            }
+        }
+        index.reseeded += Int64(min(empty.count, donors.count))
+        return min(empty.count, donors.count)
+    }
+
     /// Re-maps every live item with the current weights (the periodic full pass), recomputes
     /// the representatives, and restarts the temperature schedule softly when many items moved
     /// (when configured). Returns the number of items that changed leaf.
@@ -230,6 +271,7 @@ public final class RetrievalModel {
         for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
         index.ensureCapacity(items: catalog.count)
         refreshItems(live, assign: true)
+        if reseedEmptyNodes() > 0 { refreshItems(live, assign: true) }
         index.recomputeRepresentatives()
         let moves = index.movesTotal - before
         index.movesLastRemap = moves
@@ -254,6 +296,17 @@ public final class RetrievalModel {
         }
     }
 
+    /// Updates the online state (cross-feature counters, item popularity, clock) from examples
+    /// without training the weights.
+    public func recordOutcomes(_ examples: [LabeledExample]) {
+        for ex in examples {
+            let imp = ex.impression
+            let i = catalog.ensure(imp.itemID, atMs: imp.timestampMs)
+            cross.record(user: stableHash("user_id", imp.userID), item: Int(i), clicked: ex.clicked, catalog: catalog, nowMs: imp.timestampMs)
+            counters.nowMs = max(counters.nowMs, imp.timestampMs)
+        }
+    }
+
     /// Current temperature `alpha = max(min, max_alpha * (t / T)^exp)`.
     var alpha: Float {
         let x = min(Double(counters.scheduleEvents) / Double(config.scheduleEvents), 1)
@@ -273,7 +326,7 @@ public final class RetrievalModel {
         if let index, index.representativesDirty { index.recomputeRepresentatives() }
         featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
         let losses = forwardBackward(withGradients: true, hard: false)
-        adam.update(denseParameters)
+        adam.update(denseParameters, scales: learningRateScales)
         let lr = Float(config.embeddingLearningRate)
         userTable.adagradUpdate(learningRate: lr)
         itemTable.adagradUpdate(learningRate: lr)
