@@ -79,7 +79,8 @@ public final class Evaluator {
         }
         for (j, imp) in testImpressions.enumerated() {
             if queryFeatures[imp.userID] == nil || truth[imp.userID] == nil { queryFeatures[imp.userID] = imp.userFeatures }
-            if testLabels[j], !(seen[imp.userID]?.contains(imp.itemID) ?? false) {
+            // Users need training history (cold-start users are not part of the protocol).
+            if testLabels[j], let s = seen[imp.userID], !s.contains(imp.itemID) {
                 truth[imp.userID, default: []].insert(imp.itemID)
             }
         }

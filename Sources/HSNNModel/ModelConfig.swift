@@ -104,6 +104,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var embeddingLearningRate: Double = 0.05
     public var gradientClip: Double = 10
     public var seed: UInt64 = 7
+    /// Sampled negatives per impression: the same user with uniformly drawn live items, label 0
+    /// (0 = impressions only). They never update the cross features.
+    public var sampledNegatives: Int = 0
+    /// Loss weight of a sampled negative.
+    public var sampledNegativeWeight: Double = 1
     /// Weight of positive examples in the loss.
     public var positiveWeight: Double = 1
 
@@ -131,7 +136,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
         ("index.restart_move_share", ""), ("index.restart_fraction", ""),
         ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
-        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
+        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""), ("training.sampled_negatives", "per impression"),
+        ("training.sampled_negative_weight", ""),
     ]
 
     /// Sets `key` (e.g. `index.nodes`) from its text form (`[256,16]`, `0.01`, `two_tower`).
@@ -214,6 +220,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
             guard let s = UInt64(v) else { throw .badValue(key, text, "a non-negative integer") }
             seed = s
         case "training.positive_weight": positiveWeight = try double()
+        case "training.sampled_negatives": sampledNegatives = try int()
+        case "training.sampled_negative_weight": sampledNegativeWeight = try double()
         default: throw .unknownKey(key)
         }
     }

@@ -288,12 +288,45 @@ public final class RetrievalModel {
     /// Trains on labelled examples in order, in mini-batches of `config.batchSize`, then
     /// updates the cross features and the index mapping of the items in each batch.
     public func train(_ examples: [LabeledExample]) {
+        let negatives = config.sampledNegatives
+        if negatives > 0 {
+            // Each impression is followed by `negatives` sampled (user, random live item) negatives.
+            var all: [LabeledExample] = []
+            var sampled: [Bool] = []
+            all.reserveCapacity(examples.count * (1 + negatives))
+            for ex in examples {
+                all.append(ex); sampled.append(false)
+                for _ in 0..<negatives {
+                    guard let item = randomLiveItem() else { break }
+                    var imp = ex.impression
+                    imp.itemID = catalog.ids[item]
+                    all.append(LabeledExample(impression: imp, clicked: false)); sampled.append(true)
+                }
+            }
+            var start = 0
+            while start < all.count {
+                let end = min(start + config.batchSize, all.count)
+                trainStep(all[start..<end], sampled: sampled[start..<end])
+                start = end
+            }
+            return
+        }
         var start = 0
         while start < examples.count {
             let end = min(start + config.batchSize, examples.count)
-            trainStep(examples[start..<end])
+            trainStep(examples[start..<end], sampled: nil)
             start = end
         }
+    }
+
+    /// A uniformly drawn live item (nil when none is found quickly).
+    func randomLiveItem() -> Int? {
+        guard catalog.liveCount > 0 else { return nil }
+        for _ in 0..<32 {
+            let i = Int(rng.next() % UInt64(catalog.count))
+            if catalog.live[i] { return i }
+        }
+        return nil
     }
 
     /// Updates the online state (cross-feature counters, item popularity, clock) from examples
@@ -320,11 +353,14 @@ public final class RetrievalModel {
         return Float(config.indexLossWeight * x)
     }
 
-    func trainStep(_ examples: ArraySlice<LabeledExample>) {
+    func trainStep(_ examples: ArraySlice<LabeledExample>, sampled: ArraySlice<Bool>?) {
         guard !examples.isEmpty else { return }
         if let index, !index.codebookSeeded { seedCodebook() }
         if let index, index.representativesDirty { index.recomputeRepresentatives() }
         featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
+        if let sampled {
+            for j in 0..<batch.count where sampled[sampled.startIndex + j] { batch.weights[j] = Float(config.sampledNegativeWeight) }
+        }
         let losses = forwardBackward(withGradients: true, hard: false)
         adam.update(denseParameters, scales: learningRateScales)
         let lr = Float(config.embeddingLearningRate)
@@ -340,10 +376,12 @@ public final class RetrievalModel {
         let ws = batch
         for j in 0..<ws.count {
             let i = Int(ws.items[j])
+            if let sampled, sampled[sampled.startIndex + j] { continue }
             cross.record(user: ws.users[j], item: i, clicked: ws.labels[j] > 0, catalog: catalog, nowMs: ws.times[j])
             catalog.lastSeenMs[i] = max(catalog.lastSeenMs[i], ws.times[j])
             counters.nowMs = max(counters.nowMs, ws.times[j])
             if ws.labels[j] > 0 { counters.positivesTrained += 1 }
+            counters.examplesTrained += 1
         }
         if let index, let iws = ws.indexWS {
             index.ensureCapacity(items: catalog.count)
@@ -354,7 +392,6 @@ public final class RetrievalModel {
             let sums = index.balance(iws, rows: ws.count).sums
             for t in 0..<index.levels { index.pushWindow(level: t, sums: sums[t], count: ws.count) }
         }
-        counters.examplesTrained += Int64(ws.count)
         counters.scheduleEvents += Int64(ws.count)
         counters.batches += 1
         if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {
