@@ -105,30 +105,39 @@ public final class Evaluator {
             }
             return out
         }
-        func run(_ mode: RetrievalMode) -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double) {
+        var reference: [String: Set<String>] = [:]
+        func run(_ mode: RetrievalMode, keep: Bool = false)
+            -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double, overlap: Double) {
             var sum: [Int: Double] = [:]
-            var scored = 0.0, nodes = 0.0
-            let clock = ContinuousClock.now
+            var scored = 0.0, nodes = 0.0, overlap = 0.0
+            var seconds = 0.0
             for u in users {
+                let clock = ContinuousClock.now
                 let r = model.retrieve(UserQuery(userID: u, userFeatures: queryFeatures[u] ?? Features()), k: kMax, mode: mode,
                                        excluding: seen[u] ?? [])
-                for (k, v) in recall(r.items.map(\.itemID), u) { sum[k, default: 0] += v }
+                let elapsed = clock.duration(to: .now)
+                seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                let ids = r.items.map(\.itemID)
+                for (k, v) in recall(ids, u) { sum[k, default: 0] += v }
                 scored += Double(r.itemsScored)
                 nodes += Double(r.nodesScored)
+                if keep { reference[u] = Set(ids) }
+                if let ref = reference[u], !ref.isEmpty { overlap += Double(ids.reduce(0) { $0 + (ref.contains($1) ? 1 : 0) }) / Double(ref.count) }
             }
             let n = Double(max(users.count, 1))
-            let elapsed = clock.duration(to: .now)
-            return (sum.mapValues { $0 / n }, scored / n, nodes / n,
-                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            return (sum.mapValues { $0 / n }, scored / n, nodes / n, seconds, overlap / n)
         }
         let isIndexed = model.config.kind == .hsnn
+        // Exhaustive first (when asked): its top-K is the reference of the beam's overlap.
+        let ex = isIndexed && options.exhaustive ? run(.exhaustive, keep: true) : nil
         let main = run(isIndexed ? .beam(widths: nil) : .exhaustive)
+        report.beamOverlapWithExhaustive = ex == nil ? 0 : main.overlap
         report.recall = Dictionary(uniqueKeysWithValues: main.recall.map { ("recall@\($0.key)", $0.value) })
         report.itemsScoredPerUser = main.itemsScored
         report.nodesScoredPerUser = main.nodesScored
         report.retrievalSecondsPerUser = main.seconds / Double(max(users.count, 1))
-        if isIndexed && options.exhaustive {
-            let ex = run(.exhaustive)
+        if let ex {
+            report.exhaustiveSecondsPerUser = ex.seconds / Double(max(users.count, 1))
             report.exhaustiveRecall = Dictionary(uniqueKeysWithValues: ex.recall.map { ("recall@\($0.key)", $0.value) })
             report.exhaustiveItemsScoredPerUser = ex.itemsScored
             if let b = main.recall[kMax], let e = ex.recall[kMax], e > 0 { report.beamOverExhaustiveRecall = b / e }
@@ -138,6 +147,7 @@ public final class Evaluator {
                     beam: widths, recall: s.recall[kMax] ?? 0, itemsScoredPerUser: s.itemsScored,
                     itemsScoredShare: s.itemsScored / Double(max(model.liveItemCount, 1)),
                     recallOverExhaustive: (ex.recall[kMax] ?? 0) > 0 ? (s.recall[kMax] ?? 0) / ex.recall[kMax]! : 0,
+                    overlapWithExhaustive: s.overlap,
                     secondsPerUser: s.seconds / Double(max(users.count, 1))))
             }
         }
@@ -193,6 +203,8 @@ public struct BeamSweepPoint: Sendable, Hashable, Codable {
     public var itemsScoredPerUser: Double
     public var itemsScoredShare: Double
     public var recallOverExhaustive: Double
+    /// Share of the exhaustive top-K that the beam also returns.
+    public var overlapWithExhaustive: Double
     public var secondsPerUser: Double
 }
 
@@ -208,6 +220,9 @@ public struct EvaluationReport: Sendable, Hashable, Codable {
     public var exhaustiveRecall: [String: Double] = [:]
     public var popularityRecall: [String: Double] = [:]
     public var beamOverExhaustiveRecall = 0.0
+    /// Share of the exhaustive top-K that beam search also returns (mean over users).
+    public var beamOverlapWithExhaustive = 0.0
+    public var exhaustiveSecondsPerUser = 0.0
     public var itemsScoredPerUser = 0.0
     public var itemsScoredShare = 0.0
     public var nodesScoredPerUser = 0.0
