@@ -188,19 +188,21 @@ final class LearnedIndex {
     func recomputeRepresentatives() {
         let first = Matrix(rows: sizes[0], cols: dim), norms = Matrix(rows: sizes[0], cols: 1)
         normalizedFirstCodebook(into: first, norms: norms)
-        let emb = UnsafeMutablePointer<Float>.allocate(capacity: dim)
-        defer { emb.deallocate() }
         for t in 0..<levels {
             let count = nodeCount(level: t)
             var best = [Int32](repeating: -1, count: count)
             var bestD = [Float](repeating: .infinity, count: count)
-            for i in 0..<memberPosition.count where memberPosition[i] >= 0 {
-                let n = node(item: i, level: t)
-                nodeEmbedding(level: t, node: n, firstNormalized: first, into: emb)
-                let v = itemVectors.withUnsafeBufferPointer { $0.baseAddress! + i * dim }
-                var d: Float = 0
-                for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
-                if d < bestD[n] { bestD[n] = d; best[n] = Int32(i) }
+            let embeddings = Matrix(rows: count, cols: dim)
+            for n in 0..<count { nodeEmbedding(level: t, node: n, firstNormalized: first, into: embeddings.row(n)) }
+            itemVectors.withUnsafeBufferPointer { vectors in
+                for i in 0..<memberPosition.count where memberPosition[i] >= 0 {
+                    let n = node(item: i, level: t)
+                    let emb = embeddings.row(n)
+                    let v = vectors.baseAddress! + i * dim
+                    var d: Float = 0
+                    for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
+                    if d < bestD[n] { bestD[n] = d; best[n] = Int32(i) }
+                }
             }
             representatives[t] = best
         }
