@@ -407,7 +407,7 @@ public final class RetrievalModel {
         ws.count = count
         ws.userBatch.reset(fields: layout.userSlots)
         ws.itemBatch.reset(fields: layout.itemSlots)
-        let e = config.embeddingDim, dw = config.maxDenseFeatures, buckets = UInt64(config.hashBuckets)
+        let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
         ws.crossIn.rows = count
         var j = 0
         for (imp, clicked) in examples {
@@ -440,7 +440,6 @@ public final class RetrievalModel {
         // Pooled embeddings (the dense columns were written above and are kept).
         userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
         itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
-        _ = dw
         writeItemDense(ws.items.prefix(count), into: ws.itemIn)
     }
 
