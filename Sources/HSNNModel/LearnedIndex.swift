@@ -144,7 +144,8 @@ final class LearnedIndex {
     /// Puts item `i` on leaf path `newPath`; counts a move when it was indexed elsewhere.
     func assign(item i: Int, path newPath: UnsafePointer<Int32>, vector: UnsafePointer<Float>) {
         ensureCapacity(items: i + 1)
-        (UnsafeMutablePointer(mutating: itemVectors) + i * dim).update(from: vector, count: dim)
+        let d = dim
+        itemVectors.withUnsafeMutableBufferPointer { ($0.baseAddress! + i * d).update(from: vector, count: d) }
         var same = memberPosition[i] >= 0
         for t in 0..<levels where path[i * levels + t] != newPath[t] { same = false }
         if same { return }
