@@ -225,3 +225,24 @@ func indexInvariantsHoldThroughTheItemLifecycle(levels: Int) throws {
     c.levels = 5
     #expect(throws: ModelConfigError.self) { try c.validate() }
 }
+
+@Test func aSnapshotDoesNotChangeWhileTrainingContinues() throws {
+    let events = try smallStream()
+    let model = try RetrievalModel(config: smallConfig())
+    var batch: [LabeledExample] = []
+    let half = events.count / 2
+    feed(model, events[..<half], batch: &batch)
+    let snapshot = model.makeSnapshot()
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-snap-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: base) }
+    let before = base.appendingPathComponent("before"), after = base.appendingPathComponent("after")
+    for f in [before, after] { try FileManager.default.createDirectory(at: f, withIntermediateDirectories: true) }
+    try snapshot.write(to: before)
+    feed(model, events[half...], batch: &batch)
+    try snapshot.write(to: after)
+    for name in ModelSnapshot.fileNames {
+        let a = try Data(contentsOf: before.appendingPathComponent(name)), b = try Data(contentsOf: after.appendingPathComponent(name))
+        #expect(a == b, "\(name) changed after training continued")
+    }
+    #expect(!differences(snapshot, model.makeSnapshot()).isEmpty)
+}
