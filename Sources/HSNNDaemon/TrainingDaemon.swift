@@ -112,6 +112,7 @@ public final class TrainingDaemon: Service, Sendable {
         let progress = Task { await self.reportProgress(consumer: consumer) }
         try? await gracefulShutdown()
         progress.cancel()
+        await progress.value
 
         logger.info("stopping: finishing the chunk in progress and publishing the final state")
         try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])

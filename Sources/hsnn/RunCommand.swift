@@ -60,7 +60,8 @@ struct DaemonRuntime {
         let settings = DaemonSettings(configuration)
         let modelConfig: HSNNLearnerFactory
         do {
-            modelConfig = HSNNLearnerFactory(config: try ModelSettings.modelConfig(from: configuration))
+            modelConfig = HSNNLearnerFactory(config: try ModelSettings.modelConfig(from: configuration),
+                                             itemTTLMs: configuration.milliseconds("items.ttl_ms"), logger: logger)
         } catch {
             throw ValidationError("\(error)")
         }
