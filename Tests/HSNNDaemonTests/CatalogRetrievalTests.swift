@@ -74,7 +74,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-catalog-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let settings = DaemonSettings(try cluster.configuration(checkpoints: dir))
-        let factory = HSNNLearnerFactory(config: Self.modelConfig)
+        let factory = HSNNLearnerFactory(config: Self.modelConfig, logger: quietLogger("learner"))
 
         // Phase 1: a catalog of 40 items, impressions on them, then three new items.
         let catalog = (0..<40).map { "item-\($0)" }
