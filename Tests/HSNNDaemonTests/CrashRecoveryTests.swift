@@ -24,14 +24,29 @@ import Darwin
 /// checkpoint directory, another consumer group) but is killed with SIGKILL at 20 seeded random
 /// moments (during start-up, while training, right after a publish's temporary folder appears,
 /// right after `LATEST` moves) and restarted each time. Both end with SIGTERM. Their final
-/// models must be equal bit for bit, and every produced impression must be trained exactly once.
-@Suite(.serialized) struct CrashRecoveryTests {
+/// models must be equal bit for bit, and every produced impression must be trained exactly once
+/// (or still wait in the partial batch or the joiner). It runs on two streams: labelled
+/// impressions, and unlabelled impressions with click events (the joiner's state then crosses
+/// every restart). Catalog events travel in the same partition, so every run sees one order.
+@Suite struct CrashRecoveryTests {
     /// Everything produced to the broker, counted from the file that was produced.
     struct ProducedStream {
         var records = 0
         var impressions = 0
+        var clicks = 0
         var itemUpserts = 0
         var itemDeletes = 0
+    }
+
+    /// The two streams the test runs on.
+    enum StreamKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        /// Labelled impressions: the joiner passes them straight through.
+        case labelled
+        /// Unlabelled impressions plus click events a few seconds later: the joiner's pending
+        /// impressions and clicks are part of every checkpoint.
+        case clickEvents
+
+        var testDescription: String { rawValue }
     }
 
     /// When one life of Run B is killed. Apart from start-up kills, a life first runs until
@@ -96,21 +111,23 @@ import Darwin
     }
 
     @Test(.enabled(if: HSNNExecutable.url != nil, Comment(rawValue: HSNNExecutable.missingMessage)),
-          .timeLimit(.minutes(10)))
-    func modelAfterTwentySIGKILLsEqualsTheUninterruptedModelBitForBit() async throws {
+          .timeLimit(.minutes(10)), arguments: StreamKind.allCases)
+    func modelAfterTwentySIGKILLsEqualsTheUninterruptedModelBitForBit(stream kind: StreamKind) async throws {
         let started = ContinuousClock.now
-        let folder = try makeScratchFolder("hsnn-crash")
+        let folder = try makeScratchFolder("hsnn-crash-\(kind.rawValue)")
         var keep = false
         defer { if !keep { try? FileManager.default.removeItem(at: folder) } }
 
-        // The stream: labelled impressions and catalog events, in one file, produced in file
+        // The stream: impressions (and clicks) and catalog events, in one file, produced in file
         // order to the single partition of the events topic (one total order for every run).
         let streamFile = folder.appendingPathComponent("stream.jsonl")
-        _ = try runHSNN(["synth", "--seed", "11", "--events", "16000", "--users", "400", "--items", "1200",
-                         "--days", "6", "--out", streamFile.path])
-        let produced = try Self.count(streamFile)
-        #expect(produced.impressions == 16_000)
+        let impressions = kind == .labelled ? 16_000 : 12_000
+        _ = try runHSNN(["synth", "--seed", "11", "--events", "\(impressions)", "--users", "400", "--items", "1200",
+                         "--days", "6", "--out", streamFile.path] + (kind == .clickEvents ? ["--click-events"] : []))
+        let produced = try Self.count(streamFile, kind: kind)
+        #expect(produced.impressions == impressions)
         #expect(produced.itemUpserts > 0)
+        #expect((produced.clicks > 0) == (kind == .clickEvents))
 
         let cluster = try MockKafkaCluster(brokers: 1, logger: quietLogger("mock"))
         try cluster.createTopic("hsnn.events", partitions: 1)
@@ -124,8 +141,9 @@ import Darwin
         try cluster.setRoundTripTime(.milliseconds(25))
         let total = Int64(produced.records)
         let partition = "hsnn.events/0"
-        print("crash test: produced \(produced.records) records (\(produced.impressions) impressions, "
-              + "\(produced.itemUpserts) upserts, \(produced.itemDeletes) deletes) in \(started.duration(to: .now))")
+        let log = { (line: String) in print("crash test [\(kind.rawValue)]: \(line)") }
+        log("produced \(produced.records) records (\(produced.impressions) impressions, \(produced.clicks) clicks, "
+            + "\(produced.itemUpserts) upserts, \(produced.itemDeletes) deletes) in \(started.duration(to: .now))")
 
         // Run A: uninterrupted.
         let dirA = folder.appendingPathComponent("checkpoints-a")
@@ -139,7 +157,7 @@ import Darwin
         runA.child.send(SIGTERM)
         let exitA = try await runA.child.waitForExit(seconds: 60)
         #expect(exitA.reason == .exit && exitA.status == 0, "run A exit: \(exitA)\n\(runA.child.tail())")
-        print("crash test: run A trained the stream in \(trainA)")
+        log("run A trained the stream in \(trainA)")
 
         // Run B: killed at 20 moments, restarted each time.
         let dirB = folder.appendingPathComponent("checkpoints-b")
@@ -158,7 +176,7 @@ import Darwin
             let leftovers = Self.temporaryFolders(in: dirB)
             if !leftovers.isEmpty { leftMidPublish += 1 }
             if observed.publishInFlight { killedWithPublishInFlight += 1 }
-            print("crash test: kill \(life + 1)/\(plans.count) \(plan): \(observed.note); LATEST "
+            log("kill \(life + 1)/\(plans.count) \(plan): \(observed.note); LATEST "
                   + "\((try? String(contentsOf: dirB.appendingPathComponent("LATEST"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "none")"
                   + (leftovers.isEmpty ? "" : ", left \(leftovers.joined(separator: ","))"))
         }
@@ -170,7 +188,7 @@ import Darwin
         finalB.child.send(SIGTERM)
         let exitB = try await finalB.child.waitForExit(seconds: 60)
         #expect(exitB.reason == .exit && exitB.status == 0, "final run B exit: \(exitB)\n\(finalB.child.tail())")
-        print("crash test: \(plans.count) kills, \(killedWithPublishInFlight) with a publish in flight, "
+        log("\(plans.count) kills, \(killedWithPublishInFlight) with a publish in flight, "
               + "\(leftMidPublish) left a temporary version folder behind")
         #expect(leftMidPublish >= 1, "no kill landed inside a publish")
 
@@ -178,9 +196,14 @@ import Darwin
         let a = try FinalCheckpoint(directory: dirA)
         let b = try FinalCheckpoint(directory: dirB)
         for final in [a, b] {
+            // Every impression is trained, waits in the partial batch, or (with click events)
+            // waits in the joiner for its attribution window to close.
             let waiting = Int64(final.pipeline.partialBatch.count)
-            #expect(final.eventsTrained + waiting == Int64(produced.impressions),
-                    "\(final.directory.lastPathComponent): events_trained \(final.eventsTrained) + \(waiting) waiting in the batch")
+            let pending = Int64(final.pipeline.joiner.pendingImpressions.count)
+            #expect(final.eventsTrained + waiting + pending == Int64(produced.impressions),
+                    "\(final.directory.lastPathComponent): events_trained \(final.eventsTrained) + \(waiting) waiting in the batch + \(pending) pending in the joiner")
+            #expect(final.pipeline.joiner.counters.duplicates == 0)
+            if kind == .labelled { #expect(pending == 0) }
             #expect(final.manifestOffsets[partition] == total)
             #expect(final.pipeline.counters.itemUpserts == Int64(produced.itemUpserts))
             #expect(final.pipeline.counters.itemDeletes == Int64(produced.itemDeletes))
@@ -196,11 +219,12 @@ import Darwin
         #expect(differences.isEmpty, "the interrupted model differs from the uninterrupted one:\n\(differences.joined(separator: "\n"))")
         #expect(a.pipeline == b.pipeline, "pipeline states differ")
         #expect(a.counters == b.counters, "manifest counters differ: \(a.counters) vs \(b.counters)")
-        print("crash test: compared \(a.tensorCount) tensors (\(a.tensorBytes) bytes): \(differences.isEmpty ? "identical" : "\(differences.count) differ"); "
-              + "B published \(b.version.folderName), A \(a.version.folderName); total \(started.duration(to: .now))")
+        log("compared \(a.tensorCount) tensors (\(a.tensorBytes) bytes): \(differences.isEmpty ? "identical" : "\(differences.count) differ"); "
+            + "\(b.eventsTrained) trained, \(b.pipeline.counters.positivesTrained) positive; "
+            + "B published \(b.version.folderName), A \(a.version.folderName); total \(started.duration(to: .now))")
         if differences.isEmpty == false || a.pipeline != b.pipeline {
             keep = true
-            print("crash test: kept \(folder.path) for inspection")
+            log("kept \(folder.path) for inspection")
         }
         withExtendedLifetime(cluster) {}
     }
@@ -323,7 +347,7 @@ import Darwin
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasPrefix(".tmp-v") }.sorted()
     }
 
-    static func count(_ file: URL) throws -> ProducedStream {
+    static func count(_ file: URL, kind: StreamKind = .labelled) throws -> ProducedStream {
         let text = try String(contentsOf: file, encoding: .utf8)
         let decoder = EventDecoder(limits: DecoderLimits(maxFutureSkewMs: nil))
         var produced = ProducedStream()
@@ -331,10 +355,12 @@ import Darwin
             produced.records += 1
             switch try decoder.decode(line) {
             case .impression(let e):
-                #expect(e.clicked != nil, "the stream must hold labelled impressions only")
+                #expect((e.clicked != nil) == (kind == .labelled), "impressions must be labelled exactly in the labelled stream")
                 produced.impressions += 1
             case .item(let e): if e.op == .upsert { produced.itemUpserts += 1 } else { produced.itemDeletes += 1 }
-            case .click: Issue.record("the stream must hold no click events")
+            case .click:
+                #expect(kind == .clickEvents, "only the click-events stream holds click events")
+                produced.clicks += 1
             }
         }
         return produced
