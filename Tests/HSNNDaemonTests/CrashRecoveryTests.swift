@@ -130,6 +130,8 @@ import Darwin
         #expect((produced.clicks > 0) == (kind == .clickEvents))
 
         let cluster = try MockKafkaCluster(brokers: 1, logger: quietLogger("mock"))
+        // The broker outlives every daemon: this runs after their clean-ups, on every exit path.
+        defer { withExtendedLifetime(cluster) {} }
         try cluster.createTopic("hsnn.events", partitions: 1)
         try cluster.createTopic("hsnn.items", partitions: 1)
         let brokers = cluster.bootstrapServers
@@ -226,7 +228,6 @@ import Darwin
             keep = true
             log("kept \(folder.path) for inspection")
         }
-        withExtendedLifetime(cluster) {}
     }
 
     // MARK: - Kill schedule
