@@ -111,6 +111,7 @@ extension ModelConfig {
         case "index.reconstruction_weight": return "\(reconstructionWeight)"
         case "index.auxiliary_weight": return "\(auxiliaryWeight)"
         case "index.remap_every_batches": return "\(remapEveryBatches)"
+        case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "index.restart_move_share": return "\(restartMoveShare)"
         case "index.restart_fraction": return "\(restartFraction)"
         case "training.batch_size": return "\(batchSize)"
@@ -119,6 +120,8 @@ extension ModelConfig {
         case "training.gradient_clip": return "\(gradientClip)"
         case "training.seed": return "\(seed)"
         case "training.positive_weight": return "\(positiveWeight)"
+        case "training.sampled_negatives": return "\(sampledNegatives)"
+        case "training.sampled_negative_weight": return "\(sampledNegativeWeight)"
         default: preconditionFailure("ModelConfig key \(path) has no text form; add it to text(of:)")
         }
     }
