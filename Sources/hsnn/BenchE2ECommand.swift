@@ -46,7 +46,7 @@ extension BenchCommand {
         var backlog = 0
         @Flag(help: "Produce impressions that carry their label instead of unlabelled impressions plus click events.")
         var labelledImpressions = false
-        @Option(help: "Largest resident-memory growth, in percent, from the end of the first quarter to the end that counts as flat.")
+        @Option(help: "Largest growth, in percent, of the median resident memory of the run's last quarter over its second quarter's that counts as flat once warm.")
         var flatThreshold: Double = 10
         @Option(help: "Scratch folder for the run's checkpoints (created, then removed).") var dir = "data/bench-e2e"
         @Flag(help: "Print one JSON object instead of tables.") var json = false
@@ -134,7 +134,8 @@ struct BenchBLAS: Codable, Sendable {
     var core: String
     var selection: String
     var threads: Int
-    /// `OPENBLAS_CORETYPE` as the shell passed it (nil when unset).
+    /// `OPENBLAS_CORETYPE` in this process's environment: the user's, or the one kernel selection set
+    /// when it re-executed the process (nil when unset).
     var coretypeEnvironment: String?
 
     /// Checks the kernel, sets the BLAS thread count like `hsnn run`, and describes the result.
@@ -213,11 +214,11 @@ private struct EncodedMessages {
 
     var count: Int { ends.count }
 
-    func forEach(_ body: (Int, UnsafeRawBufferPointer) -> Void) {
+    func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
         bytes.withUnsafeBytes { all in
             var start = 0
             for i in 0..<ends.count {
-                body(i, UnsafeRawBufferPointer(rebasing: all[start..<ends[i]]))
+                body(UnsafeRawBufferPointer(rebasing: all[start..<ends[i]]))
                 start = ends[i]
             }
         }
@@ -238,7 +239,7 @@ enum StageBenchmarks {
         var decoded: [Event] = []
         decoded.reserveCapacity(messages.count)
         var failures = 0
-        messages.forEach { _, bytes in
+        messages.forEach { bytes in
             switch decoder.decodeResult(bytes) {
             case .success(let event): decoded.append(event)
             case .failure: failures += 1
@@ -247,9 +248,9 @@ enum StageBenchmarks {
         guard failures == 0 else {
             throw ValidationError("\(failures) synthetic messages failed to decode; the decoder limits (ingest.*) refuse them")
         }
-        let decode = measure(threads: 1, cpu: .thread) { () -> Int in
+        let decode = measure { () -> Int in
             var checksum: Int64 = 0
-            messages.forEach { _, bytes in
+            messages.forEach { bytes in
                 if case .success(let event) = decoder.decodeResult(bytes) { checksum &+= event.timestampMs }
             }
             if checksum == 42 { print("", terminator: "") }
@@ -260,7 +261,7 @@ enum StageBenchmarks {
         let recorder = RecordingLearner()
         feed(decoded, partitions: messages.partitions, into: recorder, settings: settings, finish: true)
         let examples = recorder.steps.reduce(0) { if case .batch(let b) = $1 { return $0 + b.count } else { return $0 } }
-        let pipeline = measure(threads: 1, cpu: .thread) { () -> Int in
+        let pipeline = measure { () -> Int in
             let learner = NoOpLearner()
             feed(decoded, partitions: messages.partitions, into: learner, settings: settings, finish: false)
             return decoded.count
@@ -344,11 +345,9 @@ enum StageBenchmarks {
         if finish { pipeline.finish() }
     }
 
-    enum CPUClock { case thread, process }
-
-    /// Median events per wall second and per CPU second over ``runs`` runs, each repeating `pass` for at
-    /// least ``minimumRunSeconds`` (after one untimed pass).
-    private static func measure(threads: Int, cpu: CPUClock, _ pass: () -> Int) -> (wall: Double, cpu: Double) {
+    /// Median events per wall second and per CPU second of the calling thread over ``runs`` runs, each
+    /// repeating `pass` for at least ``minimumRunSeconds`` (after one untimed pass).
+    private static func measure(_ pass: () -> Int) -> (wall: Double, cpu: Double) {
         let clock = ContinuousClock()
         let warm = clock.now
         _ = pass()
@@ -357,12 +356,12 @@ enum StageBenchmarks {
         var wall: [Double] = []
         var cpuRates: [Double] = []
         for _ in 0..<runs {
-            let cpuStart = cpu == .thread ? CPUTime.thread() : CPUTime.process()
+            let cpuStart = CPUTime.thread()
             let start = clock.now
             var count = 0
             for _ in 0..<passes { count += pass() }
             let elapsed = seconds(clock.now - start)
-            let cpuElapsed = (cpu == .thread ? CPUTime.thread() : CPUTime.process()) - cpuStart
+            let cpuElapsed = CPUTime.thread() - cpuStart
             wall.append(Double(count) / elapsed)
             cpuRates.append(Double(count) / max(cpuElapsed, 1e-9))
         }
@@ -448,7 +447,8 @@ struct EndToEndRun {
 
     func run() async throws -> EndToEndResult {
         let status = DaemonStatusBoard()
-        let bootstrap = Mutex<String?>(nil)
+        // The embedded broker reports its address once it runs; any other is known now.
+        let bootstrap = Mutex<String?>(settings.usesEmbeddedBroker ? nil : settings.brokers)
         let daemon = TrainingDaemon(settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger), status: status,
                                     notifier: nil, logger: logger, onBrokerStarted: { address in bootstrap.withLock { $0 = address } })
         let driver = EndToEndDriver(
@@ -781,6 +781,9 @@ struct E2EReport: Codable {
         var pauseMedianMs: Double?
         var pauseMaxMs: Double?
         var pausesMs: [Double]
+        /// Median pause of the first and of the last quarter of the publishes (the joiner state it copies grows).
+        var pauseFirstQuarterMedianMs: Double?
+        var pauseLastQuarterMedianMs: Double?
         var publishMedianSeconds: Double?
         var publishMaxSeconds: Double?
     }
@@ -806,10 +809,19 @@ struct E2EReport: Codable {
         var rssWarmMiB: Double
         var rssEndMiB: Double
         var rssMaxMiB: Double
+        /// From the sample at the end of the first quarter to the last sample.
         var growthAfterWarmPercent: Double
         /// Least-squares slope of RSS over the samples after warm-up.
         var slopeAfterWarmMiBPerMinute: Double
+        /// Least-squares slope of RSS over the second half of the run.
+        var slopeSecondHalfMiBPerMinute: Double
+        /// Medians of the samples in the second and in the last quarter of the run: a checkpoint
+        /// snapshot in flight adds its size for a moment, medians do not see those peaks.
+        var secondQuarterMedianMiB: Double
+        var lastQuarterMedianMiB: Double
+        var medianGrowthPercent: Double
         var flatThresholdPercent: Double
+        /// `medianGrowthPercent` below `flatThresholdPercent`.
         var flatOnceWarm: Bool
         var joinerPendingImpressions: Int
         var eventIdsRemembered: Int64
@@ -859,6 +871,12 @@ struct E2EReport: Codable {
 
         let warmSamples = Array(samples[warmIndex...])
         let growth = warm.flatMap { w in end.map { 100 * ($0.rssMiB - w.rssMiB) / w.rssMiB } } ?? .nan
+        let total = run.measuredSeconds
+        let secondQuarter = samples.filter { $0.seconds > total / 4 && $0.seconds <= total / 2 }.map(\.rssMiB)
+        let lastQuarter = samples.filter { $0.seconds > 3 * total / 4 }.map(\.rssMiB)
+        let q2 = secondQuarter.isEmpty ? (warm?.rssMiB ?? .nan) : median(secondQuarter)
+        let q4 = lastQuarter.isEmpty ? (end?.rssMiB ?? .nan) : median(lastQuarter)
+        let medianGrowth = 100 * (q4 - q2) / q2
         let s = run.finalStatus
         let pauses = run.snapshotPauses.map { $0 * 1000 }
         let lagAtEnd = s.lag.values.reduce(0, +)
@@ -880,7 +898,10 @@ struct E2EReport: Codable {
             checkpoints: Checkpoints(
                 cadenceSeconds: checkpointEvery, published: run.publishSeconds.count, failed: run.publishFailures,
                 bytes: run.checkpointBytes, pauseMedianMs: pauses.isEmpty ? nil : median(pauses), pauseMaxMs: pauses.max(),
-                pausesMs: pauses, publishMedianSeconds: run.publishSeconds.isEmpty ? nil : median(run.publishSeconds),
+                pausesMs: pauses,
+                pauseFirstQuarterMedianMs: pauses.count >= 4 ? median(Array(pauses.prefix(pauses.count / 4))) : nil,
+                pauseLastQuarterMedianMs: pauses.count >= 4 ? median(Array(pauses.suffix(pauses.count / 4))) : nil,
+                publishMedianSeconds: run.publishSeconds.isEmpty ? nil : median(run.publishSeconds),
                 publishMaxSeconds: run.publishSeconds.max()),
             backpressure: Backpressure(
                 producerBacklogLimit: run.backlogLimit, producerMaxLead: run.maxProducerLead, queueCapacity: run.queueCapacity,
@@ -892,7 +913,9 @@ struct E2EReport: Codable {
                 rssEndMiB: end?.rssMiB ?? .nan, rssMaxMiB: samples.map(\.rssMiB).max() ?? .nan,
                 growthAfterWarmPercent: growth,
                 slopeAfterWarmMiBPerMinute: 60 * slope(warmSamples.map { ($0.seconds, $0.rssMiB) }),
-                flatThresholdPercent: flatThreshold, flatOnceWarm: growth.isFinite && growth < flatThreshold,
+                slopeSecondHalfMiBPerMinute: 60 * slope(samples.filter { $0.seconds > total / 2 }.map { ($0.seconds, $0.rssMiB) }),
+                secondQuarterMedianMiB: q2, lastQuarterMedianMiB: q4, medianGrowthPercent: medianGrowth,
+                flatThresholdPercent: flatThreshold, flatOnceWarm: medianGrowth.isFinite && medianGrowth < flatThreshold,
                 joinerPendingImpressions: s.joiner.pendingImpressions,
                 eventIdsRemembered: min(Int64(settings.joiner.dedupeCapacity), s.joiner.impressions + s.joiner.clicks),
                 dedupeCapacity: settings.joiner.dedupeCapacity))
@@ -937,7 +960,10 @@ struct E2EReport: Codable {
         let c = checkpoints
         out += "checkpoints (every \(f(c.cadenceSeconds, 1)) s): \(c.published) published, \(c.failed) failed"
             + (c.bytes.map { ", \(f($0 / 1_048_576, 1)) MiB each" } ?? "") + "\n"
-        out += "  training pause per publish: median \(c.pauseMedianMs.map { f($0, 1) } ?? "-") ms, max \(c.pauseMaxMs.map { f($0, 1) } ?? "-") ms\n"
+        out += "  training pause per publish: median \(c.pauseMedianMs.map { f($0, 1) } ?? "-") ms, max \(c.pauseMaxMs.map { f($0, 1) } ?? "-") ms"
+            + (c.pauseFirstQuarterMedianMs.map { first in
+                "; median of the first quarter of publishes \(f(first, 1)) ms, of the last \(f(c.pauseLastQuarterMedianMs ?? .nan, 1)) ms"
+            } ?? "") + "\n"
         out += "  publish time: median \(c.publishMedianSeconds.map { f($0, 2) } ?? "-") s, max \(c.publishMaxSeconds.map { f($0, 2) } ?? "-") s\n"
 
         let b = backpressure
@@ -954,9 +980,12 @@ struct E2EReport: Codable {
                 + lpad(f(s.eventsPerSecond, 0), 10) + lpad(f(s.cpuPercent, 0), 7) + lpad(s.pausedForBackpressure ? "yes" : "no", 8)
                 + lpad(s.modelVersion.map(String.init) ?? "-", 6) + "\n"
         }
-        out += "  warm at \(f(m.warmAtSeconds, 0)) s: \(f(m.rssWarmMiB, 1)) MiB; end \(f(m.rssEndMiB, 1)) MiB; max \(f(m.rssMaxMiB, 1)) MiB; "
-            + "growth after warm \(f(m.growthAfterWarmPercent, 1))% (slope \(f(m.slopeAfterWarmMiBPerMinute, 2)) MiB/min)\n"
-        out += "  flat once warm (growth < \(f(m.flatThresholdPercent, 0))%): \(m.flatOnceWarm ? "yes" : "no"); "
+        out += "  warm at \(f(m.warmAtSeconds, 0)) s: \(f(m.rssWarmMiB, 1)) MiB; end \(f(m.rssEndMiB, 1)) MiB (\(sign(m.growthAfterWarmPercent))%); "
+            + "max \(f(m.rssMaxMiB, 1)) MiB; slope after warm \(f(m.slopeAfterWarmMiBPerMinute, 2)) MiB/min, "
+            + "over the second half \(f(m.slopeSecondHalfMiBPerMinute, 2)) MiB/min\n"
+        out += "  median of the second quarter \(f(m.secondQuarterMedianMiB, 1)) MiB, of the last quarter \(f(m.lastQuarterMedianMiB, 1)) MiB "
+            + "(\(sign(m.medianGrowthPercent))%)\n"
+        out += "  flat once warm (median growth < \(f(m.flatThresholdPercent, 0))%): \(m.flatOnceWarm ? "yes" : "no"); "
             + "joiner holds \(m.joinerPendingImpressions) pending impressions and \(m.eventIdsRemembered) of at most \(m.dedupeCapacity) event ids\n"
         return out
     }
@@ -983,8 +1012,13 @@ enum CPUTime {
 }
 
 /// CPU seconds of the process's live threads, summed by thread name (`/proc/self/task/*/comm`).
+///
+/// Threads keep the name of the thread that created them unless they set their own: OpenBLAS's
+/// workers start from the main thread and carry the executable's name, shown as "main + BLAS workers".
 enum ThreadCPU {
     static func byName() -> [String: Double] {
+        let main = (try? String(contentsOfFile: "/proc/self/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard ticks > 0, let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return [:] }
         var totals: [String: Double] = [:]
@@ -995,7 +1029,9 @@ enum ThreadCPU {
             // Fields after the parenthesised name start at field 3; utime and stime are fields 14 and 15.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-            totals[comm.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += (user + system) / ticks
+            var name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+            if name == main { name = "main + BLAS workers" }
+            totals[name, default: 0] += (user + system) / ticks
         }
         return totals
     }
@@ -1051,6 +1087,7 @@ private func slope(_ points: [(Double, Double)]) -> Double {
 }
 
 private func f(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
+private func sign(_ value: Double) -> String { (value >= 0 ? "+" : "") + f(value, 1) }
 private func list(_ values: [Double]) -> String { values.map { f($0, 2) }.joined(separator: " ") }
 private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 private func lpad(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
