@@ -70,6 +70,10 @@ final class CheckpointPublisher: @unchecked Sendable {
     @discardableResult
     func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult {
         publishLock.lock(); defer { publishLock.unlock() }
+        // Model and index health as gauges: hsnn_model_live_items, hsnn_model_index_moves_total, ...
+        for (key, value) in snapshot.learner.statistics {
+            Gauge(label: "hsnn_model_" + key.replacing(".", with: "_")).record(value)
+        }
         do {
             let result = try store.publish(metadata: Self.metadata(of: snapshot)) { folder in
                 try snapshot.learner.write(to: folder)

@@ -22,6 +22,8 @@ public final class DaemonStatusBoard: Sendable {
         public var lastPublishError: String?
         public var pausedForBackpressure = false
         public var eventsPerSecond: Double = 0
+        /// The model's recent loss and schedule position.
+        public var learner: [String: Double] = [:]
     }
 
     private let state = Mutex(Status())
@@ -41,14 +43,12 @@ public final class DaemonStatusBoard: Sendable {
 
     public func modify(_ body: (inout Status) -> Void) { state.withLock { body(&$0) } }
 
-    func update(pipeline: PipelineCounters, joiner: JoinerCounters, offsets: [StreamPartition: Int64]) {
+    func update(pipeline: PipelineCounters, joiner: JoinerCounters, offsets: [StreamPartition: Int64], learner: [String: Double]) {
         state.withLock { s in
-            let now = Date()
-            let elapsed = now.timeIntervalSince(s.startedAt)
             s.pipeline = pipeline
             s.joiner = joiner
             s.offsets = Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.description, $0.value) })
-            s.eventsPerSecond = elapsed > 0 ? Double(pipeline.events) / elapsed : 0
+            s.learner = learner
         }
     }
 }

@@ -41,6 +41,9 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     /// Connects the parts, once they exist (the consumer needs this handler first).
     func attach(_ p: Parts) { parts.withLock { $0 = p } }
 
+    /// Lets go of the parts after shutdown.
+    func detach() { parts.withLock { $0 = nil } }
+
     /// From now on revocations (the one `close()` triggers) publish nothing: shutdown has
     /// published the final state already.
     func beginClosing() { closing.withLock { $0 = true } }

@@ -54,7 +54,14 @@ public final class TrainingDaemon: Service, Sendable {
             logger.info("embedded Kafka broker started", metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)"])
             onBrokerStarted?(broker.bootstrapServers)
         }
+        // Every Kafka client lives inside `consumeAndTrain`, so all are gone before the broker.
+        try await consumeAndTrain(bootstrap: bootstrap)
+        withExtendedLifetime(broker) {}
+        logger.info("stopped", metadata: ["training.examples": "\(status.current.pipeline.examplesTrained)"])
+    }
 
+    private func consumeAndTrain(bootstrap: String) async throws {
+        let s = settings
         let store = try CheckpointStore(
             directory: URL(fileURLWithPath: s.checkpointDirectory),
             options: CheckpointStoreOptions(keepVersions: s.checkpointKeep, fileMode: s.checkpointFileMode, folderMode: s.checkpointFolderMode),
@@ -105,6 +112,7 @@ public final class TrainingDaemon: Service, Sendable {
         let progress = Task { await self.reportProgress(consumer: consumer) }
         try? await gracefulShutdown()
         progress.cancel()
+        await progress.value
 
         logger.info("stopping: finishing the chunk in progress and publishing the final state")
         try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])
@@ -122,9 +130,10 @@ public final class TrainingDaemon: Service, Sendable {
                 self.logger.warning("leaving the consumer group failed", metadata: ["error": "\(error)"])
             }
             deadLetter?.close()
+            // The consumer holds the coordinator (its rebalance handler) and the coordinator
+            // holds the consumer: break the cycle so the client is destroyed before the broker.
+            coordinator.detach()
         }
-        withExtendedLifetime(broker) {}
-        logger.info("stopped", metadata: ["training.examples": "\(status.current.pipeline.examplesTrained)"])
     }
 
     /// Loads the newest checkpoint that verifies, falling back past corrupt ones.
@@ -180,6 +189,8 @@ public final class TrainingDaemon: Service, Sendable {
                 "training.examples": "\(current.pipeline.examplesTrained)", "training.examples_per_second": "\(Int(rate))",
                 "kafka.lag": "\(totalLag)", "joiner.pending": "\(current.joiner.pendingImpressions)",
                 "checkpoint.version": "\(current.modelVersion.map(String.init) ?? "none")",
+                "training.loss": "\(String(format: "%.4f", current.learner["loss"] ?? .nan))",
+                "index.live_items": "\(Int(current.learner["live_items"] ?? 0))",
             ])
             try? notifier?.notify([.status("trained \(current.pipeline.examplesTrained) examples, \(Int(rate))/s, lag \(totalLag)")])
         }

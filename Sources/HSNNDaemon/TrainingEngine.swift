@@ -9,6 +9,8 @@ import Synchronization
 public protocol CheckpointableLearner: OnlineLearner {
     /// A consistent deep copy, quick to take; written later from another thread.
     func makeSnapshot() -> any LearnerSnapshot
+    /// A few cheap figures for progress reports (recent loss, schedule position, ...).
+    func progress() -> [String: Double]
 }
 
 /// A learner's state captured at one instant, written to a checkpoint folder off the training thread.
@@ -58,6 +60,7 @@ final class TrainingEngine: @unchecked Sendable {
     private let eventsCounter = Counter(label: "hsnn_events_processed_total")
     private let malformedSkipped = Counter(label: "hsnn_records_skipped_total")
     private let snapshotPause = Timer(label: "hsnn_checkpoint_snapshot_pause_seconds")
+    private let joinerMetrics = JoinerMetrics()
 
     /// - Parameter onSnapshot: called on the training thread with each cadence snapshot;
     ///   it must hand the snapshot off quickly (the writing happens elsewhere).
@@ -107,6 +110,7 @@ final class TrainingEngine: @unchecked Sendable {
             }
             trainingLock.lock()
             let before = pipeline.counters
+            let joinerBefore = pipeline.joiner.counters
             for item in items {
                 switch item.payload {
                 case .event(let event): pipeline.process(event, from: item.partition, offset: item.offset)
@@ -114,12 +118,15 @@ final class TrainingEngine: @unchecked Sendable {
                 }
             }
             let after = pipeline.counters
-            status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets)
+            let joinerAfter = pipeline.joiner.counters
+            status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
+                          learner: learner.progress())
             trainingLock.unlock()
             examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
             positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
             eventsCounter.increment(by: Int(after.events - before.events))
             malformedSkipped.increment(by: Int(after.skippedMalformed - before.skippedMalformed))
+            joinerMetrics.record(before: joinerBefore, after: joinerAfter)
             snapshotIfDue()
         }
     }
@@ -161,5 +168,26 @@ final class TrainingEngine: @unchecked Sendable {
     func withTrainingPaused<T>(_ body: (TrainingPipeline) throws -> T) rethrows -> T {
         trainingLock.lock(); defer { trainingLock.unlock() }
         return try body(pipeline)
+    }
+}
+
+/// The impression/click joiner's counters as Prometheus metrics.
+struct JoinerMetrics {
+    let duplicates = Counter(label: "hsnn_joiner_duplicates_total")
+    let unmatchedClicks = Counter(label: "hsnn_joiner_unmatched_clicks_total")
+    let overflow = Counter(label: "hsnn_joiner_overflow_total")
+    let joinedPositive = Counter(label: "hsnn_joiner_joined_positive_total")
+    let expiredNegative = Counter(label: "hsnn_joiner_expired_negative_total")
+    let prelabeled = Counter(label: "hsnn_joiner_prelabeled_total")
+    let pending = Gauge(label: "hsnn_joiner_pending_impressions")
+
+    func record(before: JoinerCounters, after: JoinerCounters) {
+        duplicates.increment(by: Int(after.duplicates - before.duplicates))
+        unmatchedClicks.increment(by: Int(after.unmatchedClicks - before.unmatchedClicks))
+        overflow.increment(by: Int(after.overflow - before.overflow))
+        joinedPositive.increment(by: Int(after.joinedPositive - before.joinedPositive))
+        expiredNegative.increment(by: Int(after.expiredNegative - before.expiredNegative))
+        prelabeled.increment(by: Int(after.prelabeled - before.prelabeled))
+        pending.record(Double(after.pendingImpressions))
     }
 }

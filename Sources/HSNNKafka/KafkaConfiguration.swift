@@ -29,11 +29,16 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var clientID: String
     /// Where to start without a committed offset (`auto.offset.reset`).
     public var autoOffsetReset: AutoOffsetReset
-    /// Upper bound of librdkafka's prefetch queue in KiB (`queued.max.messages.kbytes`).
+    /// Upper bound of librdkafka's prefetch queue in KiB (`queued.max.messages.kbytes`),
+    /// shared by all assigned partitions.
     ///
     /// librdkafka fetches ahead of `poll` regardless of how fast the application consumes;
-    /// this bounds that memory. One fetch response (at least `message.max.bytes`, 1 MB by
-    /// default) can come on top.
+    /// this bounds that memory (one fetch response, at least `message.max.bytes` = 1 MB by
+    /// default, can come on top). Size it to at least one second of consumption:
+    /// librdkafka 2.0.2 stops fetching for one second whenever the bound is reached, so a
+    /// smaller queue runs dry and caps throughput near `maxPrefetchKilobytes` per second.
+    /// The message-count threshold (`queued.min.messages`, which stalls the same way) is
+    /// raised to its maximum so that this byte bound governs, unless ``properties`` set it.
     public var maxPrefetchKilobytes: Int
     /// How often librdkafka emits statistics (`statistics.interval.ms`); `nil` disables them
     /// and ``KafkaConsumer/statistics`` stays `nil`.
@@ -54,7 +59,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         groupID: String,
         clientID: String = "hsnn",
         autoOffsetReset: AutoOffsetReset = .earliest,
-        maxPrefetchKilobytes: Int = 4096,
+        maxPrefetchKilobytes: Int = 32768,
         statisticsInterval: Duration? = nil,
         properties: [String: String] = [:]
     ) {
@@ -76,6 +81,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("auto.offset.reset", autoOffsetReset.rawValue),
             ("queued.max.messages.kbytes", String(maxPrefetchKilobytes)),
         ]
+        if properties["queued.min.messages"] == nil {
+            typed.append(("queued.min.messages", "10000000"))
+        }
         if let statisticsInterval {
             typed.append(("statistics.interval.ms", String(statisticsInterval.milliseconds)))
         }

@@ -10,6 +10,12 @@
 /// the new one; under the cooperative protocol
 /// (`partition.assignment.strategy=cooperative-sticky`) only the partitions that move are
 /// revoked or assigned. Either way the handler sees exactly the partitions that change.
+///
+/// Commit regularly anyway (``KafkaConsumer/commitAsync(_:)`` after each unit of work): a
+/// commit made while revoking can fail with `REBALANCE_IN_PROGRESS` (the mock cluster
+/// refuses every commit during an eager rebalance), and what was not committed is then
+/// read again by the next owner. The cooperative protocol revokes outside the rebalance
+/// barrier, so its revocation commits go through.
 public protocol KafkaRebalanceHandler: Sendable {
     /// Partitions were added to the assignment.
     ///

@@ -10,6 +10,17 @@ import Logging
 ///
 /// Its brokers are numbered `1...brokerCount`. Any client, in this process or another
 /// (kcat, a second daemon), connects through ``bootstrapServers``.
+///
+/// Differences from a real cluster worth knowing (librdkafka 2.0.2):
+/// - Each partition keeps only its newest 5 MiB (or 100,000 message batches); older
+///   messages are dropped, and a consumer lagging further behind jumps ahead per
+///   `auto.offset.reset`. Keep producers within that distance of the consumers.
+/// - A group's first join waits 3 s; a later rebalance waits for every member to rejoin,
+///   at most `session.timeout.ms` − 1 s. Clients that want quick rebalances set
+///   `session.timeout.ms` (for example 6000) and `heartbeat.interval.ms` (500).
+/// - While the group rebalances, offset commits are refused (`REBALANCE_IN_PROGRESS`),
+///   including commits made while the eager protocol revokes partitions; a real broker
+///   accepts those.
 public final class MockKafkaCluster: Sendable {
     private let cluster: RDKafkaMockCluster
     /// `127.0.0.1:PORT,...`, one entry per broker; the ports are chosen by the system.

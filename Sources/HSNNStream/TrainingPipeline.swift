@@ -40,6 +40,8 @@ public struct PipelineCounters: Sendable, Hashable, Codable {
     public var batches: Int64 = 0
     /// Records skipped because they could not be decoded.
     public var skippedMalformed: Int64 = 0
+    /// Labelled examples waiting for their mini-batch to fill (trained with the next ones).
+    public var waitingInBatch: Int64 = 0
 
     public init() {}
 }
@@ -116,6 +118,7 @@ public final class TrainingPipeline {
             if batch.count == batchSize { trainBatch() }
         }
         joined.removeAll(keepingCapacity: true)
+        counters.waitingInBatch = Int64(batch.count)
     }
 
     private func trainBatch() {
@@ -125,6 +128,7 @@ public final class TrainingPipeline {
         counters.examplesTrained += Int64(batch.count)
         for example in batch where example.clicked { counters.positivesTrained += 1 }
         batch.removeAll(keepingCapacity: true)
+        counters.waitingInBatch = 0
     }
 
     // MARK: - State

@@ -39,6 +39,7 @@ public struct SynthConfig: Sendable, Hashable {
     /// Number of genres (`genre`, 1 to 3 per item).
     public var numGenres: Int = 30
     /// Number of creators (`creator`, one per item; popularity is Zipf-distributed over creators).
+    /// Fixed, not scaled with ``numItems``: raise it with the catalog if creators should stay small.
     public var numCreators: Int = 500
     /// Number of price tiers (`price_tier`).
     public var numPriceTiers: Int = 4

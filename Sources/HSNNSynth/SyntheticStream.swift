@@ -39,8 +39,9 @@ public struct SyntheticStream: Sequence, Sendable {
 
     /// Builds the catalog, the users and the click model, and calibrates the click rate.
     ///
-    /// Calibration replays the impression process (no events are built) over the first
-    /// ``calibrationImpressions`` impressions; its cost is a fraction of generating the stream.
+    /// Calibration replays the whole impression process once without building events (between
+    /// half and all of the time of iterating the stream), so the click rate is on target over the
+    /// whole stream even when it shifts with time (fatigue builds up, the catalog turns over).
     /// - Throws: ``SynthConfigError`` when a configuration field is out of range.
     public init(config: SynthConfig) throws(SynthConfigError) {
         try config.validate()
@@ -48,9 +49,6 @@ public struct SyntheticStream: Sequence, Sendable {
         world = SyntheticWorld(config: config)
         intercept = Self.calibrateIntercept(world: world)
     }
-
-    /// Impressions replayed to calibrate the intercept (all of them up to this many).
-    public static let calibrationImpressions = 2_000_000
 
     public func makeIterator() -> Iterator { Iterator(stream: self) }
 
@@ -152,7 +150,7 @@ public struct SyntheticStream: Sequence, Sendable {
         var histogram = [Int](repeating: 0, count: 4_000)
         let simulation = Simulation(world: world, intercept: 0, replayOnly: true)
         var seen = 0
-        while seen < calibrationImpressions, let emission = simulation.next() {
+        while let emission = simulation.next() {
             guard case .impression(let impression) = emission else { continue }
             let bin = Int(((impression.logitWithoutIntercept - lowest) / binWidth).rounded(.down))
             histogram[Swift.min(histogram.count - 1, Swift.max(0, bin))] += 1

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HSNNDaemon
 import HSNNOps
 
 /// Options that load the layered configuration: a TOML file, `HSNN_*` environment
@@ -13,7 +14,7 @@ struct ConfigOptions: ParsableArguments {
     /// The configuration, or a `ValidationError` listing every problem with its key and source.
     func load() throws -> Configuration {
         do {
-            return try ConfigLoader(schema: .hsnn).load(file: config, overrides: overrides)
+            return try ConfigLoader(schema: ModelSettings.schema).load(file: config, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }
@@ -47,7 +48,7 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the reference of every key (markdown).")
 
         func run() {
-            print(ConfigSchema.hsnn.markdownReference(), terminator: "")
+            print(ModelSettings.schema.markdownReference(), terminator: "")
         }
     }
 }

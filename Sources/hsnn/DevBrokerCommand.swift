@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HSNNDaemon
 import Logging
+import UnixSignals
 
 /// `hsnn dev-broker`: librdkafka's mock cluster as a standalone development broker.
 struct DevBrokerCommand: AsyncParsableCommand {
@@ -22,18 +23,8 @@ struct DevBrokerCommand: AsyncParsableCommand {
         var logger = Logger(label: "hsnn.dev-broker")
         logger.logLevel = .warning
         let broker = try EmbeddedBroker(eventsTopic: eventsTopic, itemsTopic: itemsTopic, eventPartitions: partitions, logger: logger)
-        print(broker.bootstrapServers)
-        fflush(stdout)
-        let signals = AsyncStream<Void> { continuation in
-            for signal in [SIGINT, SIGTERM] {
-                Foundation.signal(signal, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signal)
-                source.setEventHandler { continuation.finish() }
-                source.resume()
-                continuation.onTermination = { _ in source.cancel() }
-            }
-        }
-        for await _ in signals {}
+        FileHandle.standardOutput.write(Data((broker.bootstrapServers + "\n").utf8))
+        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         withExtendedLifetime(broker) {}
     }
 }

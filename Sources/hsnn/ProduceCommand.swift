@@ -22,6 +22,7 @@ struct ProduceCommand: AsyncParsableCommand {
     @Flag(help: "Produce the synthetic stream (see hsnn synth) instead of a file.") var synth = false
     @Option(help: "Synthetic stream seed.") var seed: UInt64 = 1
     @Option(help: "Synthetic stream: number of impressions (default: the generator's).") var events: Int?
+    @Flag(help: "Synthetic stream: unlabelled impressions plus separate click events (exercises the joiner).") var clickEvents = false
     @Option(help: "Stop after this many messages.") var limit: Int?
     @Option(help: "Events topic.") var eventsTopic = "hsnn.events"
     @Option(help: "Catalog topic.") var itemsTopic = "hsnn.items"
@@ -63,6 +64,7 @@ struct ProduceCommand: AsyncParsableCommand {
         if synth {
             var config = SynthConfig(seed: seed)
             if let events { config.numImpressions = events }
+            config.emitClickEvents = clickEvents
             for event in try SyntheticStream(config: config) {
                 if let limit, sent >= limit { break }
                 try send(event)

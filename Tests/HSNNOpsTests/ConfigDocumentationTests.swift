@@ -30,35 +30,5 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(markdown.contains(#"| `a.b` | string | `"x\|y"` | `HSNN_A_B` | left \| right |"#))
     }
 
-    /// config/README.md is the renderer's output. To regenerate it after changing the schema:
-    /// `UPDATE_CONFIG_DOCS=1 swift test --filter ConfigDocumentationTests`.
-    @Test func configReadmeIsUpToDate() throws {
-        let url = packageRoot.appendingPathComponent("config/README.md")
-        let expected = ConfigSchema.hsnn.markdownReference()
-        if ProcessInfo.processInfo.environment["UPDATE_CONFIG_DOCS"] == "1" {
-            try expected.write(to: url, atomically: true, encoding: .utf8)
-        }
-        let actual = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-        #expect(actual == expected, """
-            config/README.md is out of date with the configuration schema; regenerate it with
-              UPDATE_CONFIG_DOCS=1 swift test --filter ConfigDocumentationTests
-            """)
-    }
 
-    @Test(arguments: ["config/dev.toml", "config/production.toml"])
-    func exampleConfigurationsLoad(path: String) throws {
-        let file = packageRoot.appendingPathComponent(path).path
-        let config = try ConfigLoader(schema: .hsnn).load(file: file, environment: [:])
-        // Every key written in the example is taken from the file (none is misspelt or ignored).
-        #expect(config.sources.values.contains { if case .file = $0 { true } else { false } })
-        if path.hasSuffix("dev.toml") {
-            #expect(config.string("kafka.brokers") == "embedded")
-        } else {
-            #expect(config.string("kafka.brokers") != "embedded")
-            #expect(config.string("checkpoint.dir") == "/var/lib/hsnn/checkpoints")
-            #expect(config.string("log.format") == "logfmt")
-            // systemd must be allowed to wait longer than the grace period (deploy/hsnn.service: TimeoutStopSec=45).
-            #expect(config.duration("shutdown.grace_seconds") < .seconds(45))
-        }
-    }
 }

@@ -90,13 +90,6 @@ extension ConfigSection {
             """),
     ])
 
-    /// Hierarchical index maintenance.
-    public static let index = ConfigSection("index", doc: "Maintenance of the jointly learned item index.", keys: [
-        ConfigKey("index.remap_every_steps", .int, default: .int(1000), doc: """
-            Training steps between re-assignments of drifted items to index nodes; 0 turns re-mapping off.
-            """, constraints: [.atLeast(0)]),
-    ])
-
     /// Checkpoint publishing and retention.
     public static let checkpoint = ConfigSection("checkpoint", doc: """
         Versioned checkpoints are published by time and by trained events (whichever comes first) and on \
@@ -152,8 +145,9 @@ extension ConfigSection {
 }
 
 extension ConfigSchema {
-    /// Every section of the hsnn daemon, in documentation order. Extend it with ``adding(_:)``.
+    /// The operational sections of the hsnn daemon, in documentation order; the daemon adds the
+    /// model's sections with ``adding(_:)``.
     public static let hsnn = ConfigSchema(sections: [
-        .kafka, .ingest, .joiner, .training, .items, .index, .checkpoint, .http, .log, .shutdown,
+        .kafka, .ingest, .joiner, .training, .items, .checkpoint, .http, .log, .shutdown,
     ])
 }

@@ -1,1 +1,0 @@
-// BLASRuntime module.

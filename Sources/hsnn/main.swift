@@ -1,4 +1,0 @@
-// Entry point of the `hsnn` command.
-import ArgumentParser
-
-await HSNNCommand.main()

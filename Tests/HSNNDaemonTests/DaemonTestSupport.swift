@@ -1,0 +1,154 @@
+import Foundation
+import HSNNDaemon
+import HSNNEvents
+import HSNNKafka
+import HSNNOps
+import HSNNStream
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// A learner that records what it was asked to train, so tests can check that every event
+/// is trained exactly once. Its state (the records) is written to and restored from checkpoints.
+final class RecordingLearner: CheckpointableLearner {
+    struct Records: Codable, Sendable {
+        var trained: [String] = []
+        var upserts: [String] = []
+        var deletes: [String] = []
+    }
+
+    var records: Records
+    let sink: RecordSink?
+
+    init(records: Records = Records(), sink: RecordSink?) {
+        self.records = records
+        self.sink = sink
+    }
+
+    func apply(_ item: ItemEvent) {
+        if item.op == .upsert { records.upserts.append(item.itemID) } else { records.deletes.append(item.itemID) }
+    }
+
+    func train(_ batch: [LabeledExample]) {
+        for example in batch { records.trained.append(example.impression.eventID) }
+        sink?.add(batch.map(\.impression.eventID))
+    }
+
+    func makeSnapshot() -> any LearnerSnapshot { RecordingSnapshot(records: records) }
+    func progress() -> [String: Double] { ["trained": Double(records.trained.count)] }
+}
+
+struct RecordingSnapshot: LearnerSnapshot {
+    let records: RecordingLearner.Records
+    func write(to folder: URL) throws {
+        try JSONEncoder().encode(records).write(to: folder.appendingPathComponent("records.json"))
+    }
+    var configurationJSON: [String: String] { ["kind": "recording"] }
+    var statistics: [String: Double] { ["trained": Double(records.trained.count)] }
+}
+
+/// Every event id trained by any learner of one test, in order, across daemons.
+final class RecordSink: Sendable {
+    private let ids = Mutex<[String]>([])
+    func add(_ batch: [String]) { ids.withLock { $0.append(contentsOf: batch) } }
+    var all: [String] { ids.withLock { $0 } }
+}
+
+struct RecordingFactory: LearnerFactory {
+    let sink: RecordSink?
+    func makeFresh() throws -> any CheckpointableLearner { RecordingLearner(sink: sink) }
+    func load(from folder: URL) throws -> any CheckpointableLearner {
+        let records = try JSONDecoder().decode(RecordingLearner.Records.self, from: Data(contentsOf: folder.appendingPathComponent("records.json")))
+        return RecordingLearner(records: records, sink: sink)
+    }
+}
+
+/// Settings that let the mock cluster's group rebalance in seconds.
+let fastGroupProperties: [String: String] = [
+    "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "max.poll.interval.ms": "10000",
+    "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "500",
+]
+
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = ProcessInfo.processInfo.environment["HSNN_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}
+
+/// A mock Kafka cluster with hsnn's topics and a producer of schema events.
+final class DaemonTestCluster: Sendable {
+    let cluster: MockKafkaCluster
+    let producer: KafkaProducer
+    let partitions: Int
+
+    init(partitions: Int = 4) throws {
+        cluster = try MockKafkaCluster(brokers: 1, logger: quietLogger("mock"))
+        try cluster.createTopic("hsnn.events", partitions: partitions)
+        try cluster.createTopic("hsnn.items", partitions: 1)
+        self.partitions = partitions
+        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers),
+                                     logger: quietLogger("producer"))
+    }
+
+    /// Produces labelled impressions `range` (event ids `e<i>`), spread over the partitions.
+    func produceImpressions(_ range: Range<Int>, baseMs: Int64 = 1_700_000_000_000) throws {
+        for i in range {
+            let json = #"{"type":"impression","event_id":"e\#(i)","request_id":"r\#(i)","ts_ms":\#(baseMs + Int64(i) * 10),"user_id":"u\#(i % 37)","item_id":"i\#(i % 101)","user_features":{"age":"25-34"},"clicked":\#(i % 7 == 0)}"#
+            try producer.send(topic: "hsnn.events", key: Array("u\(i % 37)".utf8), value: Array(json.utf8), partition: Int32(i % partitions))
+        }
+        try producer.flush(timeout: .seconds(20))
+    }
+
+    func produceRaw(_ value: [UInt8]?, topic: String = "hsnn.events", key: [UInt8]? = nil) throws {
+        try producer.send(topic: topic, key: key, value: value, partition: 0)
+    }
+
+    func flush() throws { try producer.flush(timeout: .seconds(20)) }
+
+    /// A configuration for a daemon on this cluster writing checkpoints to `checkpoints`.
+    func configuration(checkpoints: String, extra: [String] = []) throws -> Configuration {
+        var overrides = [
+            "kafka.brokers=\(cluster.bootstrapServers)", "kafka.group_id=test", "checkpoint.dir=\(checkpoints)",
+            "checkpoint.every_seconds=3600", "checkpoint.every_events=0", "training.batch_size=8",
+            "http.port=0", "shutdown.grace_seconds=30", "kafka.poll_timeout_ms=50",
+        ]
+        for (k, v) in fastGroupProperties { overrides.append("kafka.properties.\(k)=\(v)") }
+        return try ConfigLoader(schema: .hsnn).load(file: nil, environment: [:], overrides: overrides + extra)
+    }
+}
+
+/// A daemon running in its own service group, stoppable like SIGTERM would.
+final class RunningDaemon: Sendable {
+    let daemon: TrainingDaemon
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(settings: DaemonSettings, factory: any LearnerFactory) {
+        let logger = quietLogger("daemon")
+        daemon = TrainingDaemon(settings: settings, factory: factory, logger: logger)
+        group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+        let group = self.group
+        task = Task { try await group.run() }
+    }
+
+    var status: DaemonStatusBoard.Status { daemon.status.current }
+
+    /// Waits until `condition` holds on the status, or fails after `seconds`.
+    func wait(seconds: Double = 60, _ what: String, until condition: (DaemonStatusBoard.Status) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !condition(status) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting for \(what); status: trained \(status.pipeline.examplesTrained), events \(status.pipeline.events)")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Graceful shutdown, as SIGTERM does; returns when the daemon has exited.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
