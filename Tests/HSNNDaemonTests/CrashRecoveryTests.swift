@@ -2,6 +2,7 @@ import Foundation
 import HSNNCheckpoint
 import HSNNDaemon
 import HSNNEvents
+import HSNNKafka
 import HSNNStream
 import Safetensors
 import Testing
@@ -12,9 +13,12 @@ import Glibc
 import Darwin
 #endif
 
-/// Exactly-once training across crashes, end to end with real processes: a `hsnn dev-broker`
-/// that outlives every daemon, a synthetic stream produced once, and `hsnn run` daemons on one
-/// BLAS thread.
+/// Exactly-once training across crashes, end to end with real processes: librdkafka's mock
+/// cluster (the broker `hsnn dev-broker` runs) hosted by the test process, so it outlives every
+/// daemon; a synthetic stream produced once with `hsnn produce`; `hsnn run` daemons on one BLAS
+/// thread. The broker answers with a round-trip time and the daemons fetch small batches, so a
+/// daemon takes seconds rather than a fraction of one to read the stream and the kills spread
+/// over it.
 ///
 /// Run A trains the whole stream without interruption. Run B trains the same stream (fresh
 /// checkpoint directory, another consumer group) but is killed with SIGKILL at 20 seeded random
@@ -85,6 +89,8 @@ import Darwin
             // A killed member leaves the group only when its session times out: keep that short.
             "kafka.properties.session.timeout.ms=3000", "kafka.properties.heartbeat.interval.ms=300",
             "kafka.properties.max.poll.interval.ms=10000",
+            // About 70 records per fetch: with the broker's round-trip time, a few thousand a second.
+            "kafka.properties.max.partition.fetch.bytes=16384",
         ] + Self.modelOverrides
         return settings.flatMap { ["--set", $0] }
     }
@@ -106,11 +112,16 @@ import Darwin
         #expect(produced.impressions == 16_000)
         #expect(produced.itemUpserts > 0)
 
-        let broker = try await DevBrokerProcess(partitions: 1, folder: folder)
-        defer { broker.child.killIfRunning() }
-        let report = try runHSNN(["produce", "--brokers", broker.bootstrap, "--file", streamFile.path,
-                                  "--items-topic", "hsnn.events", "--property", "enable.idempotence=true"])
+        let cluster = try MockKafkaCluster(brokers: 1, logger: quietLogger("mock"))
+        try cluster.createTopic("hsnn.events", partitions: 1)
+        try cluster.createTopic("hsnn.items", partitions: 1)
+        let brokers = cluster.bootstrapServers
+        let report = try runHSNN(["produce", "--brokers", brokers, "--file", streamFile.path,
+                                  "--items-topic", "hsnn.events", "--property", "enable.idempotence=true",
+                                  // Small record batches: a fetch returns whole batches.
+                                  "--property", "batch.num.messages=50"])
         #expect(report.contains("\"delivered\":\(produced.records)"), "produce: \(report)")
+        try cluster.setRoundTripTime(.milliseconds(25))
         let total = Int64(produced.records)
         let partition = "hsnn.events/0"
         print("crash test: produced \(produced.records) records (\(produced.impressions) impressions, "
@@ -118,7 +129,7 @@ import Darwin
 
         // Run A: uninterrupted.
         let dirA = folder.appendingPathComponent("checkpoints-a")
-        let runA = try DaemonProcess("run-a", arguments: daemonArguments(brokers: broker.bootstrap, group: "crash-a", checkpoints: dirA),
+        let runA = try DaemonProcess("run-a", arguments: daemonArguments(brokers: brokers, group: "crash-a", checkpoints: dirA),
                                      log: folder.appendingPathComponent("run-a.log"))
         defer { runA.child.killIfRunning() }
         let portA = try await runA.httpPort()
@@ -137,7 +148,7 @@ import Darwin
         var leftMidPublish = 0
         var killedWithPublishInFlight = 0
         for (life, plan) in plans.enumerated() {
-            let run = try DaemonProcess("run-b\(life)", arguments: daemonArguments(brokers: broker.bootstrap, group: "crash-b", checkpoints: dirB),
+            let run = try DaemonProcess("run-b\(life)", arguments: daemonArguments(brokers: brokers, group: "crash-b", checkpoints: dirB),
                                         log: folder.appendingPathComponent("run-b\(life).log"))
             defer { run.child.killIfRunning() }
             let observed = try await Self.execute(plan, on: run, checkpoints: dirB, partition: partition, total: total)
@@ -151,7 +162,7 @@ import Darwin
                   + "\((try? String(contentsOf: dirB.appendingPathComponent("LATEST"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "none")"
                   + (leftovers.isEmpty ? "" : ", left \(leftovers.joined(separator: ","))"))
         }
-        let finalB = try DaemonProcess("run-b-final", arguments: daemonArguments(brokers: broker.bootstrap, group: "crash-b", checkpoints: dirB),
+        let finalB = try DaemonProcess("run-b-final", arguments: daemonArguments(brokers: brokers, group: "crash-b", checkpoints: dirB),
                                        log: folder.appendingPathComponent("run-b-final.log"))
         defer { finalB.child.killIfRunning() }
         let portB = try await finalB.httpPort()
@@ -175,6 +186,12 @@ import Darwin
             #expect(final.pipeline.counters.itemDeletes == Int64(produced.itemDeletes))
             #expect(final.pipeline.counters.events == total)
         }
+        // Control: the comparison tells apart two versions of run A that reflect different events.
+        let store = try CheckpointStore(directory: dirA, logger: quietLogger("store"), create: false)
+        let earlier = try store.versions().reversed().filter { $0 < a.version }.map { try FinalCheckpoint(directory: dirA, version: $0) }
+            .first { $0.counters["events_processed"] != a.counters["events_processed"] }
+        let control = try #require(earlier, "run A kept no earlier version that reflects fewer events")
+        #expect(try !a.differences(from: control).isEmpty, "the comparison found no difference between \(control.version) and \(a.version)")
         let differences = try a.differences(from: b)
         #expect(differences.isEmpty, "the interrupted model differs from the uninterrupted one:\n\(differences.joined(separator: "\n"))")
         #expect(a.pipeline == b.pipeline, "pipeline states differ")
@@ -185,7 +202,7 @@ import Darwin
             keep = true
             print("crash test: kept \(folder.path) for inspection")
         }
-        await broker.stop()
+        withExtendedLifetime(cluster) {}
     }
 
     // MARK: - Kill schedule
