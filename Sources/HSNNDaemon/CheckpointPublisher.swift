@@ -39,6 +39,7 @@ final class CheckpointPublisher: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            Thread.current.name = "hsnn-publisher"  // named from inside: Linux ignores a name set before start
             while true {
                 wake.wait()
                 if stopped.withLock({ $0 }) { break }

@@ -73,6 +73,7 @@ final class IngestPoller: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            Thread.current.name = "hsnn-poller"  // named from inside: Linux ignores a name set before start
             self.loop()
             self.finished.signal()
         }

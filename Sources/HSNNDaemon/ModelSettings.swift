@@ -111,6 +111,7 @@ extension ModelConfig {
         case "index.reconstruction_weight": return "\(reconstructionWeight)"
         case "index.auxiliary_weight": return "\(auxiliaryWeight)"
         case "index.remap_every_batches": return "\(remapEveryBatches)"
+        case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "index.restart_move_share": return "\(restartMoveShare)"
         case "index.restart_fraction": return "\(restartFraction)"
         case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"

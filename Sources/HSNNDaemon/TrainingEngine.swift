@@ -83,6 +83,7 @@ final class TrainingEngine: @unchecked Sendable {
     /// Starts the training thread.
     func start() {
         let thread = Thread { [self] in
+            Thread.current.name = "hsnn-trainer"  // named from inside: Linux ignores a name set before start
             self.loop()
             self.finished.signal()
         }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import CDispatch  // release (whole-module) builds attribute Glibc's timespec and stat to CDispatch (MemberImportVisibility)
 #elseif canImport(Darwin)
 import Darwin
 #endif
