@@ -33,10 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
     var clickEvents = false
 
     func run() async throws {
-        var config = options
-        if config.config == nil, FileManager.default.fileExists(atPath: "config/dev.toml") { config.config = "config/dev.toml" }
-        config.overrides.insert("kafka.brokers=embedded", at: 0)
-        let configuration = try config.load()
+        let file = options.config ?? (FileManager.default.fileExists(atPath: "config/dev.toml") ? "config/dev.toml" : nil)
+        let configuration = try ConfigOptions.load(file: file, overrides: ["kafka.brokers=embedded"] + options.overrides)
         var synth = SynthConfig(seed: seed)
         synth.numImpressions = events
         synth.emitClickEvents = clickEvents
