@@ -113,7 +113,7 @@ extension BenchCommand {
                 blas: blas, synth: synth, stages: stages, run: endToEnd, settings: settings,
                 checkpointEvery: checkpointEvery, flatThreshold: flatThreshold, before: machineBefore, after: machineAfter)
             let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
             encoder.outputFormatting = [.sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             let jsonText = String(decoding: try encoder.encode(report), as: UTF8.self)
@@ -1063,6 +1063,27 @@ private func runOnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T
         thread.stackSize = 8 << 20
         thread.start()
     }
+}
+
+/// JSON keys in snake case, with `MiB` as one word (`rssEndMiB` -> `rss_end_mib`).
+private struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ camelCase: String) {
+        var out = ""
+        for character in camelCase.replacingOccurrences(of: "MiB", with: "Mib") {
+            if character.isUppercase {
+                out += "_" + character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        stringValue = out
+    }
+
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 private func seconds(_ duration: Duration) -> Double {
