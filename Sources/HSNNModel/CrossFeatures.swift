@@ -65,44 +65,65 @@ final class CrossFeatureStore {
     /// Writes the cross vector of (`user`, item `i`) at time `nowMs` into `out` (`width` floats).
     func write(user: UserHistory?, item i: Int, catalog: ItemCatalog, nowMs: Int64, into out: UnsafeMutablePointer<Float>) {
         out.update(repeating: 0, count: width)
-        let p0 = priorCTR, logP0 = logf(p0), a = smoothing
         if let h = user {
             let base = i * catalog.valuesPerItem
             for s in 0..<itemSlots {
-                var imp: Float = 0, clk: Float = 0, rImp: Float = 0, rClk: Float = 0
-                var any = false
-                func visit(_ key: UInt64) {
-                    guard let e = h.slotOf[key] else { return }
-                    let j = Int(e)
-                    let f = decay(h.updatedMs[j], nowMs)
-                    imp += h.impressions[j] * f
-                    clk += h.clicks[j] * f
-                    rImp = max(rImp, recency(h.lastImpressionMs[j], nowMs))
-                    rClk = max(rClk, recency(h.lastClickMs[j], nowMs))
-                    any = true
-                }
+                var acc = ValueHistory()
                 if s == 0 {
-                    visit(catalog.idHash[i])
+                    acc.add(h, catalog.idHash[i], nowMs, self)
                 } else {
                     for j in 0..<catalog.valuesPerItem where catalog.valueHash[base + j] != 0 && Int(catalog.valueSlot[base + j]) == s {
-                        visit(catalog.valueHash[base + j])
+                        acc.add(h, catalog.valueHash[base + j], nowMs, self)
                     }
                 }
-                if !any { continue }
-                let o = out + s * 5
-                o[0] = log1pf(imp)
-                o[1] = log1pf(clk)
-                o[2] = logf((clk + a * p0) / (imp + a)) - logP0
-                o[3] = rImp
-                o[4] = rClk
+                if acc.any { acc.write(into: out + s * 5, self) }
             }
-            let f = decay(h.totalUpdatedMs, nowMs)
-            let ti = h.totalImpressions * f, tc = h.totalClicks * f
-            let o = out + itemSlots * 5
-            o[0] = log1pf(ti)
-            o[1] = log1pf(tc)
-            o[2] = logf((tc + a * p0) / (ti + a)) - logP0
+            writeTotals(h, nowMs: nowMs, into: out)
         }
+        writePopularity(item: i, catalog: catalog, nowMs: nowMs, into: out)
+    }
+
+    /// Writes the cross vector of (`user`, a set of attribute values) into `out`: per feature
+    /// slot, the element-wise maximum over the values' features (the best match), the user's
+    /// totals, and the popularity of `popularItem` (-1 = none). The id slot stays zero.
+    func write(user: UserHistory?, values: UnsafeBufferPointer<UInt64>, slots: UnsafeBufferPointer<UInt8>, popularItem: Int,
+               catalog: ItemCatalog, nowMs: Int64, into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: width)
+        if let h = user {
+            var seen: UInt64 = 0
+            var f = (Float(0), Float(0), Float(0), Float(0), Float(0))
+            for (key, slot) in zip(values, slots) {
+                let s = Int(slot)
+                guard s > 0, s < min(itemSlots, 64) else { continue }
+                var acc = ValueHistory()
+                acc.add(h, key, nowMs, self)
+                guard acc.any else { continue }
+                let o = out + s * 5
+                if seen & (1 << UInt64(s)) == 0 {
+                    acc.write(into: o, self)
+                    seen |= 1 << UInt64(s)
+                } else {
+                    withUnsafeMutablePointer(to: &f) { $0.withMemoryRebound(to: Float.self, capacity: 5) { acc.write(into: $0, self) } }
+                    o[0] = max(o[0], f.0); o[1] = max(o[1], f.1); o[2] = max(o[2], f.2); o[3] = max(o[3], f.3); o[4] = max(o[4], f.4)
+                }
+            }
+            writeTotals(h, nowMs: nowMs, into: out)
+        }
+        if popularItem >= 0 { writePopularity(item: popularItem, catalog: catalog, nowMs: nowMs, into: out) }
+    }
+
+    private func writeTotals(_ h: UserHistory, nowMs: Int64, into out: UnsafeMutablePointer<Float>) {
+        let p0 = priorCTR, logP0 = logf(p0), a = smoothing
+        let f = decay(h.totalUpdatedMs, nowMs)
+        let ti = h.totalImpressions * f, tc = h.totalClicks * f
+        let o = out + itemSlots * 5
+        o[0] = log1pf(ti)
+        o[1] = log1pf(tc)
+        o[2] = logf((tc + a * p0) / (ti + a)) - logP0
+    }
+
+    private func writePopularity(item i: Int, catalog: ItemCatalog, nowMs: Int64, into out: UnsafeMutablePointer<Float>) {
+        let p0 = priorCTR, logP0 = logf(p0), a = smoothing
         let f = decay(catalog.popUpdatedMs[i], nowMs)
         let pi = catalog.popImpressions[i] * f, pc = catalog.popClicks[i] * f
         let o = out + itemSlots * 5 + 3
@@ -169,5 +190,32 @@ final class CrossFeatureStore {
     private func evictUsers() {
         let order = users.map { ($0.value.lastSeenMs, $0.key) }.sorted { $0 < $1 }
         for (_, key) in order.prefix(users.count - maxUsers) { users.removeValue(forKey: key) }
+    }
+}
+
+/// A user's decayed history summed over one or more attribute values of a feature slot.
+private struct ValueHistory {
+    var imp: Float = 0, clk: Float = 0, rImp: Float = 0, rClk: Float = 0
+    var any = false
+
+    @inline(__always) mutating func add(_ h: UserHistory, _ key: UInt64, _ nowMs: Int64, _ store: CrossFeatureStore) {
+        guard let e = h.slotOf[key] else { return }
+        let j = Int(e)
+        let f = store.decay(h.updatedMs[j], nowMs)
+        imp += h.impressions[j] * f
+        clk += h.clicks[j] * f
+        rImp = max(rImp, store.recency(h.lastImpressionMs[j], nowMs))
+        rClk = max(rClk, store.recency(h.lastClickMs[j], nowMs))
+        any = true
+    }
+
+    /// The slot's five features: log impressions, log clicks, smoothed click-rate lift, recencies.
+    @inline(__always) func write(into o: UnsafeMutablePointer<Float>, _ store: CrossFeatureStore) {
+        let p0 = store.priorCTR, a = store.smoothing
+        o[0] = log1pf(imp)
+        o[1] = log1pf(clk)
+        o[2] = logf((clk + a * p0) / (imp + a)) - logf(p0)
+        o[3] = rImp
+        o[4] = rClk
     }
 }

@@ -68,6 +68,9 @@ public final class Evaluator {
         /// uses the state at the end of training).
         public var progressiveCrossFeatures = true
         public var progressiveChunk = 256
+        /// Receives every ranking computed (user, mode, beam widths or nil for exhaustive, ranked
+        /// item ids after the seen-item filter, the user's truth set).
+        public var rankingObserver: (@Sendable (RankingRecord) -> Void)?
         public init() {}
     }
 
@@ -106,6 +109,8 @@ public final class Evaluator {
             return out
         }
         var reference: [String: Set<String>] = [:]
+        var oracleShare = 0.0
+        var beamNeeded: [Int] = []
         func run(_ mode: RetrievalMode, keep: Bool = false)
             -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double, overlap: Double) {
             var sum: [Int: Double] = [:]
@@ -118,10 +123,21 @@ public final class Evaluator {
                 let elapsed = clock.duration(to: .now)
                 seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let ids = r.items.map(\.itemID)
+                if let observer = options.rankingObserver {
+                    let widths: [Int]?
+                    switch mode { case .exhaustive: widths = nil; case .beam(let w): widths = w ?? model.config.beam }
+                    observer(RankingRecord(userID: u, beam: widths, items: ids, truth: truth[u]!.sorted(), itemsScored: r.itemsScored))
+                }
                 for (k, v) in recall(ids, u) { sum[k, default: 0] += v }
                 scored += Double(r.itemsScored)
                 nodes += Double(r.nodesScored)
-                if keep { reference[u] = Set(ids) }
+                if keep {
+                    reference[u] = Set(ids)
+                    oracleShare += Double(model.leafCoverCost(of: r.items.map(\.itemID), share: 0.95))
+                    // Level-1 beam this user needs to keep 95% of the exhaustive top-K.
+                    let ranks = r.firstLevelRanks.sorted()
+                    if !ranks.isEmpty { beamNeeded.append(ranks[min(ranks.count - 1, Int((0.95 * Double(ranks.count)).rounded(.up)) - 1)] + 1) }
+                }
                 if let ref = reference[u], !ref.isEmpty { overlap += Double(ids.reduce(0) { $0 + (ref.contains($1) ? 1 : 0) }) / Double(ref.count) }
             }
             let n = Double(max(users.count, 1))
@@ -140,6 +156,11 @@ public final class Evaluator {
             report.exhaustiveSecondsPerUser = ex.seconds / Double(max(users.count, 1))
             report.exhaustiveRecall = Dictionary(uniqueKeysWithValues: ex.recall.map { ("recall@\($0.key)", $0.value) })
             report.exhaustiveItemsScoredPerUser = ex.itemsScored
+            beamNeeded.sort()
+            if !beamNeeded.isEmpty {
+                report.firstBeamFor95PercentOverlap = [0.5, 0.9].map { beamNeeded[min(beamNeeded.count - 1, Int($0 * Double(beamNeeded.count)))] }
+            }
+            report.oracleLeafItemsShare = oracleShare / Double(max(users.count, 1)) / Double(max(model.liveItemCount, 1))
             if let b = main.recall[kMax], let e = ex.recall[kMax], e > 0 { report.beamOverExhaustiveRecall = b / e }
             for widths in options.beamSweep {
                 let s = run(.beam(widths: widths))
@@ -196,6 +217,18 @@ public final class Evaluator {
     }
 }
 
+/// One ranking of the evaluation (for offline analysis of what beam search misses).
+public struct RankingRecord: Sendable, Hashable, Codable {
+    public var userID: String
+    /// Beam widths per index level; nil for exhaustive retrieval.
+    public var beam: [Int]?
+    /// Ranked item ids (items the user saw in training removed).
+    public var items: [String]
+    /// Items the user clicked in the test period and had not seen in training.
+    public var truth: [String]
+    public var itemsScored: Int
+}
+
 /// One point of the recall-versus-items-scored curve.
 public struct BeamSweepPoint: Sendable, Hashable, Codable {
     public var beam: [Int]
@@ -227,12 +260,41 @@ public struct EvaluationReport: Sendable, Hashable, Codable {
     public var itemsScoredShare = 0.0
     public var nodesScoredPerUser = 0.0
     public var exhaustiveItemsScoredPerUser = 0.0
+    /// Share of the live items a perfect leaf ranker would score to keep 95% of the exhaustive
+    /// top-K (the leaves holding those items, densest first): the floor that the index's
+    /// clustering puts under beam search, whatever the node models learn.
+    public var oracleLeafItemsShare = 0.0
+    /// Median and 90th percentile over users of the level-1 beam width that keeps 95% of the
+    /// user's exhaustive top-K (the items' level-1 node ranks).
+    public var firstBeamFor95PercentOverlap: [Int] = []
     public var retrievalSecondsPerUser = 0.0
     public var beamSweep: [BeamSweepPoint] = []
     public init() {}
 }
 
 extension RetrievalModel {
+    /// Items in the fewest leaves (densest first: most of `items` per leaf item) that hold
+    /// `share` of `items`; 0 without an index.
+    func leafCoverCost(of items: [String], share: Double) -> Int {
+        guard let index, !items.isEmpty else { return 0 }
+        var hits: [Int: Int] = [:]
+        for id in items {
+            guard let i = catalog.index(of: id), Int(i) < index.memberPosition.count, index.memberPosition[Int(i)] >= 0 else { continue }
+            hits[index.node(item: Int(i), level: index.levels - 1), default: 0] += 1
+        }
+        let leaves = hits.sorted { a, b in
+            let da = Double(a.value) / Double(index.members[a.key].count), db = Double(b.value) / Double(index.members[b.key].count)
+            return da != db ? da > db : a.key < b.key
+        }
+        let need = Int((share * Double(items.count)).rounded(.up))
+        var covered = 0, cost = 0
+        for (leaf, n) in leaves where covered < need {
+            covered += n
+            cost += index.members[leaf].count
+        }
+        return cost
+    }
+
     /// Ids of the live items.
     public func liveItemIDs() -> [String] {
         var out: [String] = []

@@ -3,7 +3,10 @@ import HSNNMath
 
 /// The jointly learned hierarchical index (Learning To Index, LTI).
 ///
-/// Each item's vector `v` is the L2-normalised projection of its item-level item tower output.
+/// Each item's vector `v` is the L2-normalised projection of its item-level item tower output
+/// (centered), plus, when ``attributeWeight`` is positive, a fixed attribute signature of the
+/// item's categorical values scaled to `attributeWeight` times the projection's norm (see
+/// ``writeSignatures(_:catalog:into:)``).
 /// Index level 1 assigns `v` to a codebook of L2-normalised node embeddings; each further level
 /// assigns the residual `r_t = r_{t-1} - c_bar_{t-1}` to its own codebook (residual levels).
 /// Training uses the soft assignment `a = softmax(-alpha ||r - c_k||^2)` and the soft node
@@ -32,6 +35,10 @@ final class LearnedIndex {
     /// Representative item of each node per level (-1 = none).
     var representatives: [[Int32]]
     var representativesDirty = false
+    /// Per level, nodes whose representative was removed since the last recomputation.
+    var dirtyRepresentatives: [[Int]] = []
+    /// Attribute profiles of the nodes per level (rebuilt with the representatives).
+    var profiles: [NodeProfiles] = []
     var movesTotal: Int64 = 0
     var movesLastRemap: Int64 = 0
     var remaps: Int64 = 0
@@ -44,9 +51,21 @@ final class LearnedIndex {
     var codebookSeeded = false
     /// Bumped whenever the mapping or the representatives change (invalidates node caches).
     var version: Int64 = 0
+    /// Bumped whenever a codebook changes (optimizer step, re-seeding): workspaces reuse their
+    /// normalised level-1 codebook while it matches.
+    var codebookVersion: Int64 = 0
+    /// Weight of the attribute signature relative to the learned projection (0 = off).
+    let attributeWeight: Float
+    /// Weight of each item feature slot in the attribute signature (slot 0, the item id, is 0:
+    /// an id groups nothing). Re-estimated from the item level's interaction tower at every
+    /// full re-mapping.
+    var slotWeights: [Float]
 
-    init(levels: Int, sizes: [Int], dim: Int, itemOutputs: Int, window: Int, rng: inout SeededRandom) {
+    init(levels: Int, sizes: [Int], dim: Int, itemOutputs: Int, window: Int, itemSlots: Int, attributeWeight: Float,
+         rng: inout SeededRandom) {
         self.levels = levels
+        self.attributeWeight = attributeWeight
+        slotWeights = (0..<itemSlots).map { $0 == 0 ? 0 : 1 }
         self.sizes = Array(sizes.prefix(levels))
         self.dim = dim
         self.window = window
@@ -67,6 +86,7 @@ final class LearnedIndex {
         for k in self.sizes { count *= k; reps.append([Int32](repeating: -1, count: count)) }
         members = [[Int32]](repeating: [], count: count)
         representatives = reps
+        dirtyRepresentatives = [[Int]](repeating: [], count: levels)
     }
 
     var parameters: [DenseParameter] { projection.parameters + codebooks }
@@ -105,12 +125,16 @@ final class LearnedIndex {
         for s in 1..<(t + 1) { axpy(1, codebooks[s].value.row(digits[s]), out, dim) }
     }
 
-    /// The hard path of a (normalised) item vector: argmin at level 1, then argmin of the hard residual.
-    func hardPath(_ v: UnsafePointer<Float>, firstNormalized: Matrix, residual: UnsafeMutablePointer<Float>,
-                  into out: UnsafeMutablePointer<Int32>) {
+    /// The hard path of a (normalised) item vector below level 1, given its level-1 node
+    /// `first`: argmin of the hard residual at each further level.
+    func completeHardPath(_ v: UnsafePointer<Float>, first: Int, firstNormalized: Matrix, residual: UnsafeMutablePointer<Float>,
+                          into out: UnsafeMutablePointer<Int32>) {
+        out[0] = Int32(first)
+        guard levels > 1 else { return }
         residual.update(from: v, count: dim)
-        for t in 0..<levels {
-            let c = t == 0 ? firstNormalized : codebooks[t].value
+        axpy(-1, firstNormalized.row(first), residual, dim)
+        for t in 1..<levels {
+            let c = codebooks[t].value
             var best = 0
             var bestD = Float.infinity
             for k in 0..<sizes[t] {
@@ -121,6 +145,55 @@ final class LearnedIndex {
             }
             out[t] = Int32(best)
             axpy(-1, c.row(best), residual, dim)
+        }
+    }
+
+    /// Writes the unit attribute signature of each item (`-1` = unknown: a zero row) into
+    /// `ws.signature`: for every feature slot, the mean of fixed pseudo-random codes of the
+    /// item's values (a code depends only on the value's hash), weighted by ``slotWeights``,
+    /// summed and L2-normalised. Items with the same weighted values get the same signature.
+    func writeSignatures(_ items: some Collection<Int32>, catalog: ItemCatalog, into ws: IndexWorkspace) {
+        let d = dim, m = ws.signature
+        m.rows = items.count
+        ws.useSignature = attributeWeight > 0
+        guard attributeWeight > 0 else { return }
+        let slot = ws.scratch
+        for (r, i) in items.enumerated() {
+            let out = m.row(r)
+            out.update(repeating: 0, count: d)
+            guard i >= 0 else { continue }
+            let base = Int(i) * catalog.valuesPerItem
+            for s in 1..<slotWeights.count where slotWeights[s] > 0 {
+                slot.update(repeating: 0, count: d)
+                var count: Float = 0
+                for j in 0..<catalog.valuesPerItem where catalog.valueHash[base + j] != 0 && Int(catalog.valueSlot[base + j]) == s {
+                    Self.addCode(of: catalog.valueHash[base + j], into: slot, dim: d)
+                    count += 1
+                }
+                if count > 0 { axpy(slotWeights[s] / count, slot, out, d) }
+            }
+            let norm = dot(out, out, d).squareRoot()
+            if norm > 1e-6 { let inv = 1 / norm; for j in 0..<d { out[j] *= inv } }
+        }
+    }
+
+    /// Adds the fixed code of a feature value (entries uniform in `[-1, 1]`, scaled to about
+    /// unit length) to `out`.
+    @inline(__always) static func addCode(of hash: UInt64, into out: UnsafeMutablePointer<Float>, dim d: Int) {
+        var state = hash ^ 0x5EED_C0DE_A77B_1B07
+        let scale = (3 / Float(d)).squareRoot() / 32768
+        var j = 0
+        while j < d {
+            // SplitMix64 step; four 16-bit draws per step.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            for q in 0..<4 where j < d {
+                out[j] += (Float((z >> (16 * UInt64(q))) & 0xFFFF) - 32767.5) * scale
+                j += 1
+            }
         }
     }
 
@@ -169,9 +242,50 @@ final class LearnedIndex {
     func remove(item i: Int) {
         guard i < memberPosition.count, memberPosition[i] >= 0 else { return }
         version += 1
+        for t in 0..<levels {
+            let n = node(item: i, level: t)
+            if representatives[t][n] == Int32(i) {
+                dirtyRepresentatives[t].append(n)
+                representativesDirty = true
+            }
+        }
         removeFromLeaf(i)
         for t in 0..<levels { path[i * levels + t] = -1 }
-        for t in 0..<levels where representatives[t].contains(Int32(i)) { representativesDirty = true }
+        // A representative that moved elsewhere earlier may also be this item.
+        for t in 0..<levels where representatives[t].contains(Int32(i)) {
+            if let n = representatives[t].firstIndex(of: Int32(i)) { dirtyRepresentatives[t].append(n) }
+            representativesDirty = true
+        }
+    }
+
+    /// Recomputes the representatives of the nodes whose representative was removed.
+    func recomputeDirtyRepresentatives() {
+        let first = Matrix(rows: sizes[0], cols: dim), norms = Matrix(rows: sizes[0], cols: 1)
+        normalizedFirstCodebook(into: first, norms: norms)
+        let emb = UnsafeMutablePointer<Float>.allocate(capacity: dim)
+        defer { emb.deallocate() }
+        for t in 0..<levels {
+            let leavesPerNode = leafCount / nodeCount(level: t)
+            for n in Set(dirtyRepresentatives[t]).sorted() {
+                nodeEmbedding(level: t, node: n, firstNormalized: first, into: emb)
+                var best: Int32 = -1
+                var bestD = Float.infinity
+                itemVectors.withUnsafeBufferPointer { vectors in
+                    for leaf in (n * leavesPerNode)..<((n + 1) * leavesPerNode) {
+                        for i in members[leaf] {
+                            let v = vectors.baseAddress! + Int(i) * dim
+                            var d: Float = 0
+                            for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
+                            if d < bestD || (d == bestD && i < best) { bestD = d; best = i }
+                        }
+                    }
+                }
+                representatives[t][n] = best
+            }
+            dirtyRepresentatives[t].removeAll()
+        }
+        representativesDirty = false
+        version += 1
     }
 
     private func removeFromLeaf(_ i: Int) {
@@ -206,6 +320,7 @@ final class LearnedIndex {
                 }
             }
             representatives[t] = best
+            dirtyRepresentatives[t].removeAll()
         }
         representativesDirty = false
         version += 1

@@ -3,7 +3,15 @@ import HSNNMath
 
 /// Buffers of the LTI forward and backward passes for batches up to `capacity`.
 final class IndexWorkspace {
-    let vRaw: Matrix, centered: Matrix, v: Matrix, vNorm: Matrix
+    let vRaw: Matrix, centered: Matrix, v: Matrix, vNorm: Matrix, centeredNorm: Matrix
+    /// Unit attribute signatures of the rows (filled by ``LearnedIndex/writeSignatures(_:catalog:into:)``).
+    let signature: Matrix
+    var useSignature = false
+    /// ``LearnedIndex/codebookVersion`` that `firstNormalized` was computed for (-1 = none).
+    var normalizedVersion: Int64 = -1
+    /// Squared norms of each level's codebook rows (level 1: valid for `codeNormsVersion`).
+    let codeNorms: [UnsafeMutablePointer<Float>]
+    var codeNormsVersion: Int64 = -2
     let firstNormalized: Matrix, firstNorms: Matrix
     var residual: [Matrix] = [], scores: [Matrix] = [], assignment: [Matrix] = [], softNode: [Matrix] = []
     var pathEmbedding: [Matrix] = []
@@ -19,6 +27,8 @@ final class IndexWorkspace {
         self.capacity = capacity
         let d = index.dim
         vRaw = Matrix(rows: capacity, cols: d); centered = Matrix(rows: capacity, cols: d); v = Matrix(rows: capacity, cols: d); vNorm = Matrix(rows: capacity, cols: 1)
+        centeredNorm = Matrix(rows: capacity, cols: 1)
+        signature = Matrix(rows: capacity, cols: d)
         firstNormalized = Matrix(rows: index.sizes[0], cols: d); firstNorms = Matrix(rows: index.sizes[0], cols: 1)
         for k in index.sizes {
             residual.append(Matrix(rows: capacity, cols: d))
@@ -33,13 +43,22 @@ final class IndexWorkspace {
         dSoft = Matrix(rows: capacity, cols: d); dResidual = Matrix(rows: capacity, cols: d)
         dResidualNext = Matrix(rows: capacity, cols: d); dV = Matrix(rows: capacity, cols: d)
         dItem = Matrix(rows: capacity, cols: itemOutputs)
+        codeNorms = index.sizes.map { k in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: k)
+            p.initialize(repeating: 0, count: k)
+            return p
+        }
         hard = .allocate(capacity: capacity * index.levels)
         hard.initialize(repeating: 0, count: capacity * index.levels)
         scratch = .allocate(capacity: d)
         scratch.initialize(repeating: 0, count: d)
     }
 
-    deinit { hard.deallocate(); scratch.deallocate() }
+    deinit {
+        hard.deallocate()
+        scratch.deallocate()
+        for p in codeNorms { p.deallocate() }
+    }
 }
 
 /// Loss terms of the index for one batch.
@@ -51,22 +70,36 @@ struct IndexLosses {
 extension LearnedIndex {
     /// LTI forward on item tower outputs `items` (`rows x itemOutputs`): item vectors, soft (or,
     /// when `hard`, one-hot) assignments, soft node and path embeddings, and hard paths.
-    func forward(items: Matrix, alpha: Float, hard: Bool, _ ws: IndexWorkspace) {
+    /// When `ws.useSignature`, `ws.signature` must hold the rows' attribute signatures:
+    /// `v = normalize(c + w ||c|| s)` with `c` the centered projection and `s` the signature.
+    ///
+    /// With `reuseCodebook`, the normalised level-1 codebook of an earlier call is reused while
+    /// ``codebookVersion`` is unchanged (serving and catalog updates; training always renormalises,
+    /// so finite-difference checks that perturb a codebook see the change).
+    func forward(items: Matrix, alpha: Float, hard: Bool, reuseCodebook: Bool = false, _ ws: IndexWorkspace) {
         let n = items.rows, d = dim
+        precondition(!ws.useSignature || ws.signature.rows == n, "attribute signatures missing for the batch")
         projection.forward(items, into: ws.vRaw)
-        ws.v.rows = n; ws.vNorm.rows = n; ws.centered.rows = n
+        ws.v.rows = n; ws.vNorm.rows = n; ws.centered.rows = n; ws.centeredNorm.rows = n
+        let w = ws.useSignature ? attributeWeight : 0
         for r in 0..<n {
-            let x = ws.centered.row(r)
+            let c = ws.centered.row(r), x = ws.v.row(r)
             let raw = ws.vRaw.row(r)
-            for j in 0..<d { x[j] = raw[j] - center[j] }
+            for j in 0..<d { c[j] = raw[j] - center[j] }
+            x.update(from: c, count: d)
+            if w > 0 {
+                let cn = max(dot(c, c, d).squareRoot(), 1e-6)
+                ws.centeredNorm.base[r] = cn
+                axpy(w * cn, ws.signature.row(r), x, d)
+            }
             let norm = max(dot(x, x, d).squareRoot(), 1e-6)
             ws.vNorm.base[r] = norm
             let inv = 1 / norm
-            for j in 0..<d { ws.v.base[r * d + j] = x[j] * inv }
+            for j in 0..<d { x[j] *= inv }
         }
-        normalizedFirstCodebook(into: ws.firstNormalized, norms: ws.firstNorms)
-        for r in 0..<n {
-            hardPath(ws.v.row(r), firstNormalized: ws.firstNormalized, residual: ws.scratch, into: ws.hard + r * levels)
+        if !reuseCodebook || ws.normalizedVersion != codebookVersion {
+            normalizedFirstCodebook(into: ws.firstNormalized, norms: ws.firstNorms)
+            ws.normalizedVersion = reuseCodebook ? codebookVersion : -1
         }
         for t in 0..<levels {
             let c = t == 0 ? ws.firstNormalized : codebooks[t].value
@@ -81,21 +114,33 @@ extension LearnedIndex {
             let s = ws.scores[t], a = ws.assignment[t]
             s.rows = n; a.rows = n
             sgemm(.none, .transposed, m: n, n: k, k: d, a: r.base, lda: d, b: c.base, ldb: d, c: s.base, ldc: k)
+            let codeNorms = ws.codeNorms[t]
+            if t > 0 || ws.codeNormsVersion != ws.normalizedVersion || ws.normalizedVersion < 0 {
+                for j in 0..<k { codeNorms[j] = dot(c.row(j), c.row(j), d) }
+                if t == 0 { ws.codeNormsVersion = ws.normalizedVersion }
+            }
             for row in 0..<n {
                 let rr = r.row(row)
                 let rn = dot(rr, rr, d)
                 let sr = s.row(row), ar = a.row(row)
                 var maxZ = -Float.infinity
+                var best = 0
+                var bestDist = Float.infinity
                 for j in 0..<k {
-                    let cj = c.row(j)
-                    let dist = rn - 2 * sr[j] + dot(cj, cj, d)
+                    let dist = rn - 2 * sr[j] + codeNorms[j]
                     let z = -alpha * dist
                     sr[j] = dist
                     ar[j] = z
                     if z > maxZ { maxZ = z }
+                    if dist < bestDist { bestDist = dist; best = j }
+                }
+                if t == 0 {
+                    // Level 1 of the hard path from the same distances; the residual chain below it.
+                    completeHardPath(ws.v.row(row), first: best, firstNormalized: ws.firstNormalized, residual: ws.scratch,
+                                     into: ws.hard + row * levels)
                 }
                 if hard {
-                    // Serving path: the hard residual chain, as in `hardPath`.
+                    // Serving path: the hard residual chain, as in `completeHardPath`.
                     let m = Int(ws.hard[row * levels + t])
                     for j in 0..<k { ar[j] = j == m ? 1 : 0 }
                 } else {
@@ -231,12 +276,18 @@ extension LearnedIndex {
         }
         // r_1 = v.
         for i in 0..<(n * d) { ws.dV.base[i] += ws.dResidualNext.base[i] }
-        // v = vRaw / ||vRaw||.
+        // v = x / ||x||, x = c + w ||c|| s (s constant), c = vRaw - center.
+        let w = ws.useSignature ? attributeWeight : 0
         for r in 0..<n {
             let v = ws.v.row(r), dv = ws.dV.row(r)
             let p = dot(v, dv, d)
             let inv = 1 / ws.vNorm.base[r]
             for j in 0..<d { dv[j] = (dv[j] - v[j] * p) * inv }
+            if w > 0 {
+                // dc = dx + w (s . dx) c / ||c||.
+                let cn = ws.centeredNorm.base[r]
+                axpy(w * dot(ws.signature.row(r), dv, d) / cn, ws.centered.row(r), dv, d)
+            }
         }
         projection.backward(input: items, outputGrad: ws.dV, inputGrad: ws.dItem)
         return losses

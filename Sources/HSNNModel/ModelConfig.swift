@@ -71,11 +71,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Total levels including the item level (2 or 3).
     public var levels: Int = 2
     /// Codebook size of each index level (`levels - 1` entries; level 2+ are residual codebooks).
-    public var nodes: [Int] = [256, 16]
+    public var nodes: [Int] = [1024, 16]
     /// Width of the item vector `v` and node embeddings.
     public var indexDim: Int = 32
     /// Beam width per index level at serving.
-    public var beam: [Int] = [24, 64]
+    public var beam: [Int] = [64, 64]
     public var maxAlpha: Double = 200
     public var minAlpha: Double = 20
     public var alphaExponent: Double = 1
@@ -88,7 +88,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Batches in the balance window.
     public var balanceWindow: Int = 16
     public var reconstructionWeight: Double = 0.5
-    public var auxiliaryWeight: Double = 0.1
+    public var auxiliaryWeight: Double = 0
     /// Learning-rate multiplier of the node embeddings.
     public var codebookLearningRateScale: Double = 0.1
     /// Full re-mapping of every live item every this many batches.
@@ -97,6 +97,14 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// restarts softly at ``restartFraction`` of its length (0 disables).
     public var restartMoveShare: Double = 0
     public var restartFraction: Double = 0.5
+    /// Weight of the attribute signature in the item vector `v` relative to the learned
+    /// projection (0 = the projection alone). The signature is a fixed random code of the
+    /// item's categorical values, each feature weighted by how much the item level's
+    /// interaction tower uses that feature's cross features, so items that the per-user cross
+    /// features treat alike share index nodes.
+    public var attributeWeight: Double = 3
+    /// Whether index levels also see the cross features of (user, node representative item).
+    public var nodeCrossFeatures: Bool = true
 
     // MARK: training
     public var batchSize: Int = 256
@@ -135,6 +143,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
         ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
         ("index.restart_move_share", ""), ("index.restart_fraction", ""),
+        ("index.attribute_weight", "attribute signature weight in item vectors"),
+        ("index.node_cross_features", "cross features of the node representative at index levels"),
         ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
         ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""), ("training.sampled_negatives", "per impression"),
         ("training.sampled_negative_weight", ""),
@@ -212,6 +222,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         case "index.codebook_learning_rate_scale": codebookLearningRateScale = try double()
         case "index.restart_move_share": restartMoveShare = try double()
         case "index.restart_fraction": restartFraction = try double()
+        case "index.attribute_weight": attributeWeight = try double()
+        case "index.node_cross_features": nodeCrossFeatures = try bool()
         case "training.batch_size": batchSize = try int()
         case "training.learning_rate": learningRate = try double()
         case "training.embedding_learning_rate": embeddingLearningRate = try double()
@@ -267,6 +279,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         try require(batchSize >= 1, "training.batch_size", "at least 1")
         try require(balanceWindow >= 1, "index.balance_window", "at least 1")
         try require(scheduleEvents >= 1, "index.schedule_events", "at least 1")
+        try require(attributeWeight >= 0 && attributeWeight.isFinite, "index.attribute_weight", "a finite number >= 0")
         try require(itemLevel.userRows >= 1 && itemLevel.itemRows >= 1 && indexLevel.userRows >= 1 && indexLevel.itemRows >= 1,
                     "model.item_user_rows", "at least 1 row per tower")
     }

@@ -53,7 +53,7 @@ struct ModelStateHeader: Codable {
 ///   per-user cross-feature state.
 public struct ModelSnapshot: Sendable {
     /// Current format of the state folder.
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     public let header: Data
     public let itemIDs: [String]
     public let weights: [SnapshotTensor]
@@ -155,9 +155,19 @@ extension RetrievalModel {
             for m in index.members { flat.append(contentsOf: m); offsets.append(Int64(flat.count)) }
             state.append(SnapshotTensor(name: "index.leaf_members", shape: [flat.count], payload: .i32(flat)))
             state.append(SnapshotTensor(name: "index.leaf_offsets", shape: [offsets.count], payload: .i64(offsets)))
+            state.append(SnapshotTensor(name: "index.slot_weights", shape: [index.slotWeights.count], payload: .f32(index.slotWeights)))
+            for (t, p) in index.profiles.enumerated() {
+                state.append(SnapshotTensor(name: "index.profile_offsets.\(t)", shape: [p.offsets.count], payload: .i32(p.offsets)))
+                state.append(SnapshotTensor(name: "index.profile_values.\(t)", shape: [p.hashes.count],
+                                            payload: .i64(p.hashes.map { Int64(bitPattern: $0) })))
+                state.append(SnapshotTensor(name: "index.profile_slots.\(t)", shape: [p.slots.count], payload: .u8(p.slots)))
+                state.append(SnapshotTensor(name: "index.profile_popular.\(t)", shape: [p.popular.count], payload: .i32(p.popular)))
+            }
             for t in 0..<L {
                 state.append(SnapshotTensor(name: "index.representatives.\(t)", shape: [index.representatives[t].count],
                                             payload: .i32(index.representatives[t])))
+                state.append(SnapshotTensor(name: "index.dirty_representatives.\(t)", shape: [index.dirtyRepresentatives[t].count],
+                                            payload: .i32(index.dirtyRepresentatives[t].map { Int32($0) })))
                 let k = index.sizes[t]
                 state.append(SnapshotTensor(name: "index.balance_window.\(t)", shape: [index.windowSums[t].count, k],
                                             payload: .f32(index.windowSums[t].flatMap { $0 })))
@@ -289,9 +299,33 @@ extension RetrievalModel {
             }
             for t in 0..<index.levels {
                 index.representatives[t] = try get("index.representatives.\(t)", state.int32s)
+                let dirty = try get("index.dirty_representatives.\(t)", state.int32s)
+                guard dirty.allSatisfy({ $0 >= 0 && Int($0) < index.representatives[t].count }) else {
+                    throw ModelStateError(path: path("state.safetensors"), message: "index.dirty_representatives.\(t) names nodes that do not exist")
+                }
+                index.dirtyRepresentatives[t] = dirty.map { Int($0) }
                 let k = index.sizes[t]
                 let w = try get("index.balance_window.\(t)", state.floats)
                 index.windowSums[t] = stride(from: 0, to: w.count, by: k).map { Array(w[$0..<($0 + k)]) }
+            }
+            let slotWeights = try get("index.slot_weights", state.floats)
+            guard slotWeights.count == index.slotWeights.count else {
+                throw ModelStateError(path: path("state.safetensors"), message: "index.slot_weights does not match the item feature slots")
+            }
+            index.slotWeights = slotWeights
+            if header.config.nodeCrossFeatures && header.indexCodebookSeeded {
+                var profiles: [NodeProfiles] = []
+                for t in 0..<index.levels {
+                    let p = NodeProfiles(
+                        offsets: try get("index.profile_offsets.\(t)", state.int32s),
+                        hashes: try get("index.profile_values.\(t)", state.int64s).map { UInt64(bitPattern: $0) },
+                        slots: try get("index.profile_slots.\(t)", state.uint8s), popular: try get("index.profile_popular.\(t)", state.int32s))
+                    guard p.isConsistent, p.nodeCount == index.nodeCount(level: t) else {
+                        throw ModelStateError(path: path("state.safetensors"), message: "index.profile tensors of level \(t + 1) are inconsistent")
+                    }
+                    profiles.append(p)
+                }
+                index.profiles = profiles
             }
             index.windowCounts = header.balanceWindowCounts
             index.movesTotal = header.indexMovesTotal

@@ -95,12 +95,14 @@ public final class RetrievalModel {
             var levels: [MoNN] = []
             for l in 0..<(config.levels - 1) {
                 levels.append(MoNN(name: "level\(l)", userInputs: userWidth, itemInputs: config.indexDim + itemWidth,
-                                   interactionInputs: userWidth + config.indexDim + itemWidth, size: config.indexLevel,
+                                   interactionInputs: userWidth + config.indexDim + itemWidth + (config.nodeCrossFeatures ? crossWidth : 0),
+                                   size: config.indexLevel,
                                    dim: config.dim, withOverArch: true, layerNorm: config.layerNorm, rng: &rng))
             }
             levelModels = levels
             index = LearnedIndex(levels: config.levels - 1, sizes: config.nodes, dim: config.indexDim,
-                                 itemOutputs: config.itemLevel.itemRows * config.dim, window: config.balanceWindow, rng: &rng)
+                                 itemOutputs: config.itemLevel.itemRows * config.dim, window: config.balanceWindow,
+                                 itemSlots: 1 + config.maxItemFields, attributeWeight: Float(config.attributeWeight), rng: &rng)
         }
         let levelCount = levelModels.count + 1
         ensembleWeight = DenseParameter(name: "ensemble.weight", rows: levelCount, cols: levelCount)
@@ -116,6 +118,9 @@ public final class RetrievalModel {
         adam = AdamOptimizer(learningRate: Float(config.learningRate), clip: Float(config.gradientClip))
         self.rng = rng
     }
+
+    /// Inputs of an index level's interaction tower: `[user, node item input, (user, representative) cross features]`.
+    var levelInteractionWidth: Int { userWidth + levelItemWidth + (config.nodeCrossFeatures ? cross.width : 0) }
 
     /// Levels scored per pair (index levels + the item level).
     var levelCount: Int { levelModels.count + 1 }
@@ -158,7 +163,8 @@ public final class RetrievalModel {
             let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
             for (r, i) in chunk.enumerated() { servingCache.storeItem(Int(i), out.row(r), version: catalog.version[Int(i)], weights: counters.weightsVersion) }
             if assign, let index, let iws = ws.indexWS {
-                index.forward(items: out, alpha: 1, hard: true, iws)
+                index.writeSignatures(chunk, catalog: catalog, into: iws)
+                index.forward(items: out, alpha: 1, hard: true, reuseCodebook: true, iws)
                 for (r, i) in chunk.enumerated() where catalog.live[Int(i)] {
                     index.assign(item: Int(i), path: iws.hard + r * index.levels, vector: iws.v.row(r))
                 }
@@ -185,40 +191,40 @@ public final class RetrievalModel {
         for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
         let k = index.sizes[0]
         guard live.count >= k else { return }
-        // Center on the mean projected vector of the catalog.
         index.ensureCapacity(items: catalog.count)
-        var mean = [Float](repeating: 0, count: index.dim)
-        var vectors = [Float](repeating: 0, count: live.count * index.dim)
-        var start = 0
         let ws = serving
-        while start < live.count {
-            let chunk = live[start..<min(start + ws.capacity, live.count)]
+        /// Item tower outputs of a chunk of items.
+        func towerOutputs(_ chunk: ArraySlice<Int32>) -> Matrix {
             ws.itemBatch.reset(fields: layout.itemSlots)
             for i in chunk { catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets) }
             itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
             writeItemDense(chunk, into: ws.itemIn)
-            let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
-            index.projection.forward(out, into: iws.vRaw)
-            for r in 0..<chunk.count {
-                for j in 0..<index.dim {
-                    let x = iws.vRaw[r, j]
-                    vectors[(start + r) * index.dim + j] = x
-                    mean[j] += x
-                }
-            }
+            return itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
+        }
+        // Center on the mean projected vector of the catalog.
+        var mean = [Float](repeating: 0, count: index.dim)
+        var start = 0
+        while start < live.count {
+            let chunk = live[start..<min(start + ws.capacity, live.count)]
+            index.projection.forward(towerOutputs(chunk), into: iws.vRaw)
+            for r in 0..<chunk.count { for j in 0..<index.dim { mean[j] += iws.vRaw[r, j] } }
             start += ws.capacity
         }
         for j in 0..<index.dim { mean[j] /= Float(live.count) }
         index.center = mean
+        // Seeds: the item vectors (with their attribute signatures) of evenly spread items.
+        let seeds = (0..<k).map { live[($0 * live.count) / k] }
         let book = index.codebooks[0].value
-        for n in 0..<k {
-            let src = (n * live.count) / k
-            var norm: Float = 0
-            for j in 0..<index.dim { let x = vectors[src * index.dim + j] - mean[j]; norm += x * x }
-            let inv = 1 / max(norm.squareRoot(), 1e-6)
-            for j in 0..<index.dim { book[n, j] = (vectors[src * index.dim + j] - mean[j]) * inv }
+        start = 0
+        while start < k {
+            let chunk = seeds[start..<min(start + ws.capacity, k)]
+            index.writeSignatures(chunk, catalog: catalog, into: iws)
+            index.forward(items: towerOutputs(chunk), alpha: 1, hard: true, iws)
+            for r in 0..<chunk.count { book.row(start + r).update(from: iws.v.row(r), count: index.dim) }
+            start += ws.capacity
         }
         index.codebookSeeded = true
+        index.codebookVersion += 1
         remapAll()
     }
 
@@ -246,6 +252,7 @@ public final class RetrievalModel {
             round += 1
         }
         let book = index.codebooks[0]
+        index.codebookVersion += 1
         for (n, donor) in zip(empty, donors) {
             let v = index.itemVectors.withUnsafeBufferPointer { $0.baseAddress! + donor * index.dim }
             for j in 0..<index.dim {
@@ -265,6 +272,7 @@ public final class RetrievalModel {
     @discardableResult
     public func remapAll() -> Int64 {
         guard let index else { return 0 }
+        if index.attributeWeight > 0, let weights = estimateSlotWeights() { index.slotWeights = weights }
         let before = index.movesTotal
         var live: [Int32] = []
         live.reserveCapacity(catalog.liveCount)
@@ -273,6 +281,7 @@ public final class RetrievalModel {
         refreshItems(live, assign: true)
         if reseedEmptyNodes() > 0 { refreshItems(live, assign: true) }
         index.recomputeRepresentatives()
+        recomputeNodeProfiles()
         let moves = index.movesTotal - before
         index.movesLastRemap = moves
         index.remaps += 1
@@ -281,6 +290,27 @@ public final class RetrievalModel {
             counters.scheduleEvents = min(counters.scheduleEvents, restart)
         }
         return moves
+    }
+
+    /// How strongly the item level's interaction tower responds to each item feature slot's
+    /// cross features on the last trained batch: per slot, the root of the summed squared
+    /// first-layer weight norms times the inputs' mean squared magnitudes, scaled to a maximum
+    /// of 1. Slot 0 (the item id) gets 0. Nil before the first batch.
+    func estimateSlotWeights() -> [Float]? {
+        guard let first = itemModel.interaction?.layers.first, batch.count > 0 else { return nil }
+        let x = batch.crossIn, n = batch.count, w = first.weight.value
+        var out = [Float](repeating: 0, count: cross.itemSlots)
+        for s in 1..<cross.itemSlots {
+            var acc: Float = 0
+            for c in (s * 5)..<(s * 5 + 5) {
+                var m: Float = 0
+                for r in 0..<n { let v = x[r, c]; m += v * v }
+                acc += m / Float(n) * dot(w.row(c), w.row(c), w.cols)
+            }
+            out[s] = acc.squareRoot()
+        }
+        guard let top = out.max(), top > 0, top.isFinite else { return nil }
+        return out.map { $0 / top }
     }
 
     // MARK: - Training
@@ -356,13 +386,14 @@ public final class RetrievalModel {
     func trainStep(_ examples: ArraySlice<LabeledExample>, sampled: ArraySlice<Bool>?) {
         guard !examples.isEmpty else { return }
         if let index, !index.codebookSeeded { seedCodebook() }
-        if let index, index.representativesDirty { index.recomputeRepresentatives() }
+        refreshRepresentativesIfDirty()
         featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
         if let sampled {
             for j in 0..<batch.count where sampled[sampled.startIndex + j] { batch.weights[j] = Float(config.sampledNegativeWeight) }
         }
         let losses = forwardBackward(withGradients: true, hard: false)
         adam.update(denseParameters, scales: learningRateScales)
+        index?.codebookVersion += 1
         let lr = Float(config.embeddingLearningRate)
         userTable.adagradUpdate(learningRate: lr)
         itemTable.adagradUpdate(learningRate: lr)
@@ -491,6 +522,7 @@ public final class RetrievalModel {
         let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, ws.itemWS)
         for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits.base[j] }
         guard let index, let iws = ws.indexWS else { return }
+        index.writeSignatures(ws.items.prefix(n), catalog: catalog, into: iws)
         index.forward(items: ws.itemWS.item.output, alpha: alpha, hard: hard, iws)
         let e = config.embeddingDim, dv = config.indexDim
         for l in 0..<levelModels.count {
@@ -498,10 +530,12 @@ public final class RetrievalModel {
             let lin = ws.levelItemIn[l]
             ws.repBatch[l].reset(fields: layout.itemSlots)
             var reps = [Int32](repeating: -1, count: n)
+            var nodes = [Int](repeating: 0, count: n)
             for j in 0..<n {
                 let path = iws.hard + j * index.levels
                 var node = 0
                 for s in 0...l { node = node * index.sizes[s] + Int(path[s]) }
+                nodes[j] = node
                 let rep = index.representatives[l][node]
                 reps[j] = rep
                 if rep >= 0 {
@@ -525,6 +559,10 @@ public final class RetrievalModel {
             for j in 0..<n {
                 inter.row(j).update(from: ws.userIn.row(j), count: userWidth)
                 (inter.row(j) + userWidth).update(from: lin.row(j), count: levelItemWidth)
+                if config.nodeCrossFeatures {
+                    writeNodeCross(user: cross.users[ws.users[j]], profiles: index.profiles, level: l, node: nodes[j], nowMs: ws.times[j],
+                                   into: inter.row(j) + userWidth + levelItemWidth)
+                }
             }
             let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, ws.levelWS[l])
             for j in 0..<n { ws.levelOutput[l, j] = o.base[j] }

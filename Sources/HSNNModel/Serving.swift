@@ -22,6 +22,9 @@ public struct RetrievalResult: Sendable, Hashable {
     public var itemsScored: Int
     /// Index nodes scored by the level models.
     public var nodesScored: Int
+    /// Exhaustive mode only: for each returned item, the 0-based rank of its level-1 node in
+    /// the level-1 ordering that beam search uses (how wide the first beam must be to reach it).
+    public var firstLevelRanks: [Int] = []
 }
 
 /// Cached tower outputs for serving, invalidated by version counters.
@@ -35,6 +38,8 @@ struct ServingCache {
     var nodeOut: [Matrix] = []
     var nodeItemIn: [Matrix] = []
     var nodeHasItems: [[Bool]] = []
+    /// Node attribute profiles at `nodeIndexVersion`.
+    var profiles: [NodeProfiles] = []
     /// (weights version, catalog mutations) at the last full staleness scan.
     var itemsCheckedAt: (Int64, Int64) = (-1, -1)
 
@@ -102,7 +107,7 @@ extension RetrievalModel {
 
     /// Brings serving caches up to date with the current weights, catalog and index.
     public func prepareForServing() {
-        if let index, index.representativesDirty { index.recomputeRepresentatives() }
+        refreshRepresentativesIfDirty()
         let w = itemModel.itemRows * config.dim
         servingCache.ensure(items: catalog.count, width: w)
         if servingCache.itemsCheckedAt != (counters.weightsVersion, catalog.mutations) {
@@ -117,6 +122,11 @@ extension RetrievalModel {
         }
         guard let index else { return }
         if servingCache.nodeWeights == counters.weightsVersion && servingCache.nodeIndexVersion == index.version { return }
+        // Serving profiles follow every mapping change (new items count at once); the
+        // training-time profiles are only rebuilt with the representatives.
+        if config.nodeCrossFeatures && servingCache.nodeIndexVersion != index.version {
+            servingCache.profiles = computeNodeProfiles()
+        }
         let ws = serving
         let first = Matrix(rows: index.sizes[0], cols: config.indexDim), norms = Matrix(rows: index.sizes[0], cols: 1)
         index.normalizedFirstCodebook(into: first, norms: norms)
@@ -209,6 +219,7 @@ extension RetrievalModel {
         // Level outputs o_t of scored nodes.
         var nodeO: [[Float]] = (0..<index.levels).map { [Float](repeating: 0, count: index.nodeCount(level: $0)) }
         var frontier: [Int] = []
+        var firstLevelRank: [Int] = []
         let exhaustive: Bool
         var widths = config.beam
         switch mode {
@@ -229,7 +240,7 @@ extension RetrievalModel {
                     }
                 }
             }
-            let o = scoreNodes(level: l, nodes: candidates)
+            let o = scoreNodes(level: l, nodes: candidates, history: history, nowMs: now)
             nodesScored += candidates.count
             var z: [(Float, Int)] = []
             z.reserveCapacity(candidates.count)
@@ -245,6 +256,11 @@ extension RetrievalModel {
             }
             if exhaustive {
                 frontier = candidates
+                if l == 0 {
+                    z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                    firstLevelRank = [Int](repeating: -1, count: index.sizes[0])
+                    for (r, entry) in z.enumerated() { firstLevelRank[entry.1] = r }
+                }
             } else {
                 z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
                 frontier = z.prefix(widths[l]).map(\.1)
@@ -280,7 +296,11 @@ extension RetrievalModel {
             }
             start += ws.capacity
         }
-        return result(top, itemsScored: itemsScored, nodesScored: nodesScored)
+        var out = result(top, itemsScored: itemsScored, nodesScored: nodesScored)
+        if exhaustive {
+            out.firstLevelRanks = top.sorted().map { firstLevelRank[index.node(item: Int($0.item), level: 0)] }
+        }
+        return out
     }
 
     private func result(_ top: TopK, itemsScored: Int, nodesScored: Int) -> RetrievalResult {
@@ -289,7 +309,7 @@ extension RetrievalModel {
     }
 
     /// Level-`l` MoNN outputs for `nodes` (the user tower output is in `serving.userOut[l]`).
-    private func scoreNodes(level l: Int, nodes: [Int]) -> [Float] {
+    private func scoreNodes(level l: Int, nodes: [Int], history: UserHistory?, nowMs: Int64) -> [Float] {
         let ws = serving, m = levelModels[l], lws = ws.levelWS[l]
         let input = servingCache.nodeItemIn[l], outs = servingCache.nodeOut[l]
         var result = [Float](repeating: 0, count: nodes.count)
@@ -301,6 +321,10 @@ extension RetrievalModel {
             for (r, n) in chunk.enumerated() {
                 ws.interactionIn.row(r).update(from: ws.userIn.row(0), count: userWidth)
                 (ws.interactionIn.row(r) + userWidth).update(from: input.row(n), count: levelItemWidth)
+                if config.nodeCrossFeatures {
+                    writeNodeCross(user: history, profiles: servingCache.profiles, level: l, node: n, nowMs: nowMs,
+                                   into: ws.interactionIn.row(r) + userWidth + levelItemWidth)
+                }
                 ws.levelGathered.row(r).update(from: outs.row(n), count: outs.cols)
             }
             let x = m.interaction!.forward(ws.interactionIn, lws.interaction!)
@@ -316,7 +340,7 @@ extension RetrievalModel {
     public func score(_ impressions: [ImpressionEvent]) -> [Float] {
         var out: [Float] = []
         out.reserveCapacity(impressions.count)
-        if let index, index.representativesDirty { index.recomputeRepresentatives() }
+        refreshRepresentativesIfDirty()
         var start = 0
         while start < impressions.count {
             let end = min(start + config.batchSize, impressions.count)

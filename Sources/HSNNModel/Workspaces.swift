@@ -33,12 +33,12 @@ final class BatchWorkspace {
         itemIn = Matrix(rows: capacity, cols: m.itemWidth)
         crossIn = Matrix(rows: capacity, cols: m.cross.width)
         levelItemIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelItemWidth) }
-        levelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth) }
+        levelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelInteractionWidth) }
         dUserIn = Matrix(rows: capacity, cols: m.userWidth)
         dUserTmp = Matrix(rows: capacity, cols: m.userWidth)
         dItemIn = Matrix(rows: capacity, cols: m.itemWidth)
         dLevelItemIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelItemWidth) }
-        dLevelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth) }
+        dLevelInteractionIn = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.levelInteractionWidth) }
         auxGrad = (0..<levels).map { _ in Matrix(rows: capacity, cols: m.config.dim) }
         itemWS = m.itemModel.makeWorkspace(capacity: capacity)
         levelWS = m.levelModels.map { $0.makeWorkspace(capacity: capacity) }
@@ -82,7 +82,7 @@ final class ServingWorkspace {
         crossIn = Matrix(rows: capacity, cols: m.cross.width)
         gathered = Matrix(rows: capacity, cols: m.itemModel.itemRows * m.config.dim)
         levelGathered = Matrix(rows: capacity, cols: m.config.indexLevel.itemRows * m.config.dim)
-        interactionIn = Matrix(rows: capacity, cols: m.userWidth + m.levelItemWidth)
+        interactionIn = Matrix(rows: capacity, cols: m.levelInteractionWidth)
         itemWS = m.itemModel.makeWorkspace(capacity: capacity)
         levelWS = m.levelModels.map { $0.makeWorkspace(capacity: capacity) }
         indexWS = m.index.map { IndexWorkspace($0, capacity: capacity, itemOutputs: m.itemModel.itemRows * m.config.dim) }

@@ -189,7 +189,7 @@ public final class ImpressionClickJoiner {
         }
         while let top = clickExpiry.peek(), top.deadline <= watermark &- window {
             clickExpiry.pop()
-            guard let entry = pendingClicks[top.sequence] else { continue }
+            guard pendingClicks[top.sequence] != nil else { continue }
             removePendingClick(top.sequence)
             counters.unmatchedClicks += 1
         }

@@ -384,7 +384,11 @@ private func parseSafetensorsHeader(_ json: ArraySlice<UInt8>, dataSize: Int) th
         }
         tensors.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: entry.shape, dataOffsets: begin..<end))
     }
-    tensors.sort { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound || ($0.dataOffsets.lowerBound == $1.dataOffsets.lowerBound && $0.name < $1.name) }
+    // By offset; an empty tensor sorts before a non-empty one at the same offset.
+    tensors.sort { a, b in
+        a.dataOffsets.lowerBound != b.dataOffsets.lowerBound ? a.dataOffsets.lowerBound < b.dataOffsets.lowerBound
+            : a.dataOffsets.upperBound != b.dataOffsets.upperBound ? a.dataOffsets.upperBound < b.dataOffsets.upperBound : a.name < b.name
+    }
     var cursor = 0
     for t in tensors {
         guard t.dataOffsets.lowerBound == cursor else {

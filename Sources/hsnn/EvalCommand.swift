@@ -22,6 +22,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Beam widths to sweep for the first index level (comma separated).") var sweepWidths = "1,2,4,8,16,24,32,48,64"
     @Flag(help: "Skip exhaustive retrieval (faster; no beam-vs-exhaustive ratio).") var noExhaustive = false
     @Option(help: "Evaluate at most this many users (the first by id); 0 = all.") var maxUsers = 0
+    @Option(help: "Write every ranking (user, beam or exhaustive, ranked items, truth) to this file as JSON lines.")
+    var rankings: String?
 
     func run() throws {
         let m = try ModelCLI.loadModel(model)
@@ -38,6 +40,16 @@ struct EvalCommand: ParsableCommand {
                 [w] + Array(base.dropFirst().prefix(max(m.config.levels - 2, 0)))
             }
         }
+        var rankingsFile: FileHandle?
+        if let rankings {
+            guard FileManager.default.createFile(atPath: rankings, contents: nil) else {
+                throw ValidationError("cannot create the rankings file \(rankings); check the folder exists and is writable")
+            }
+            rankingsFile = FileHandle(forWritingAtPath: rankings)
+            let sink = RankingSink(handle: rankingsFile!)
+            options.rankingObserver = { sink.write($0) }
+        }
+        defer { try? rankingsFile?.close() }
         let start = ContinuousClock.now
         let report = evaluator.evaluate(m, options: options)
         let encoder = JSONEncoder()
@@ -49,5 +61,25 @@ struct EvalCommand: ParsableCommand {
         object["seconds"] = ModelCLI.seconds(since: start)
         if !malformed.isEmpty { object["malformed"] = malformed }
         ModelCLI.emit(object)
+    }
+}
+
+/// Writes ranking records as JSON lines (evaluation runs on one thread).
+private final class RankingSink: @unchecked Sendable {
+    // @unchecked: called only from the evaluating thread.
+    let handle: FileHandle
+    let encoder: JSONEncoder
+
+    init(handle: FileHandle) {
+        self.handle = handle
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+    }
+
+    func write(_ record: RankingRecord) {
+        guard var line = try? encoder.encode(record) else { return }
+        line.append(0x0A)
+        handle.write(line)
     }
 }

@@ -54,6 +54,17 @@ struct SafetensorsValidationTests {
         #expect(mode(directory.path + "/x.safetensors") == 0o600)
     }
 
+    @Test("an empty tensor between two others reads back, whatever the names")
+    func emptyTensorInTheMiddle() throws {
+        var writer = SafetensorsWriter(metadata: [:])
+        try writer.add(name: "a", shape: [2], floats: [1, 2])
+        try writer.add(name: "z.empty", shape: [0], int32s: [])
+        try writer.add(name: "b", shape: [1], int64s: [7])
+        let file = try SafetensorsFile(bytes: writer.serialized())
+        #expect(try file.int32s("z.empty") == [])
+        #expect(try file.int64s("b") == [7])
+    }
+
     @Test("a header length beyond the limit is refused before allocating")
     func absurdHeaderLength() throws {
         try expectRefused(rawFile(header: "{}", claimedLength: 1 << 62), containing: "limit")
