@@ -238,29 +238,6 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         }
     }
 
-    /// Applies a TOML-style file: `[model]`, `[index]`, `[training]` sections with `key = value`
-    /// lines (numbers, strings, booleans, integer lists); `#` starts a comment. Sections other
-    /// than these three are ignored, so a full daemon configuration file can be passed.
-    /// - Throws: ``ModelConfigError`` naming the line's key when it is unknown or malformed.
-    public mutating func apply(fileContents: String) throws(ModelConfigError) {
-        var section = ""
-        for raw in fileContents.split(whereSeparator: \.isNewline) {
-            var line = String(raw)
-            if let hash = line.firstIndex(of: "#"), !line[..<hash].contains("\"") { line = String(line[..<hash]) }
-            line = line.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") && !line.contains("=") {
-                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard let eq = line.firstIndex(of: "=") else { throw .badValue(section, line, "a `key = value` line") }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            guard ["model", "index", "training"].contains(section) else { continue }
-            try set("\(section).\(key)", value)
-        }
-    }
-
     /// Checks ranges and consistency.
     /// - Throws: ``ModelConfigError`` describing the first problem.
     public func validate() throws(ModelConfigError) {

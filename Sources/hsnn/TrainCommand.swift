@@ -1,32 +1,22 @@
 import ArgumentParser
 import Logging
 import HSNNCheckpoint
+import HSNNDaemon
 import Foundation
 import HSNNEvents
 import HSNNModel
 
 /// Helpers shared by the model commands (train, retrieve, score, eval).
 enum ModelCLI {
-    /// The configuration from an optional TOML file and `--set section.key=value` overrides.
+    /// The model configuration, loaded like `hsnn run`'s: an optional TOML file (a daemon
+    /// configuration works; its operational sections are checked and ignored), `HSNN_*`
+    /// environment variables, then `--set section.key=value` overrides. Unknown keys and bad
+    /// values fail with the key named.
     static func loadConfig(file: String?, overrides: [String]) throws -> ModelConfig {
-        var config = ModelConfig()
-        if let file {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw ValidationError("cannot read the configuration file \(file): \(error.localizedDescription)")
-            }
-            do { try config.apply(fileContents: text) } catch { throw ValidationError("\(file): \(error)") }
+        let configuration = try ConfigOptions.load(file: file, overrides: overrides)
+        do { return try ModelSettings.modelConfig(from: configuration) } catch {
+            throw ValidationError("invalid model configuration: \(error)")
         }
-        for item in overrides {
-            guard let eq = item.firstIndex(of: "=") else {
-                throw ValidationError("--set expects key=value (e.g. --set model.kind=two_tower), got `\(item)`")
-            }
-            do { try config.set(String(item[..<eq]), String(item[item.index(after: eq)...])) } catch {
-                throw ValidationError("--set \(item): \(error)")
-            }
-        }
-        do { try config.validate() } catch { throw ValidationError("invalid configuration: \(error)") }
-        return config
     }
 
     /// Loads a model with an operator-facing error. `path` is a model folder written by
@@ -112,7 +102,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .customLong("input"), help: "Event file (repeatable; read in order).") var inputs: [String]
     @Option(help: "Folder to write the model state into.") var out: String
-    @Option(help: "Configuration file (TOML: [model], [index], [training]).") var config: String?
+    @Option(help: "Configuration file (TOML, the same format as `hsnn run --config`; see config/README.md).") var config: String?
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a configuration key.", valueName: "section.key=value"))
     var overrides: [String] = []
     @Option(help: "Print progress every this many examples.") var progressEvery = 100_000

@@ -206,19 +206,11 @@ func indexInvariantsHoldThroughTheItemLifecycle(levels: Int) throws {
 
 @Test func configurationKeysParseAndUnknownKeysAreNamed() throws {
     var c = ModelConfig()
-    try c.apply(fileContents: """
-        # comment
-        [model]
-        kind = "two_tower"
-        dim = 24
-        [index]
-        nodes = [128, 8]
-        beam = [16, 32]
-        [kafka]
-        brokers = "embedded"
-        [training]
-        learning_rate = 0.001
-        """)
+    for (key, value) in [("model.kind", "\"two_tower\""), ("model.dim", "24"), ("index.nodes", "[128, 8]"),
+                         ("index.beam", "[16,32]"), ("training.learning_rate", "0.001"), ("index.node_cross_features", "false")] {
+        try c.set(key, value)
+    }
+    #expect(!c.nodeCrossFeatures)
     #expect(c.kind == .twoTower && c.dim == 24 && c.nodes == [128, 8] && c.beam == [16, 32] && c.learningRate == 0.001)
     #expect(throws: ModelConfigError.self) { try c.set("model.colour", "red") }
     do { try c.set("index.levels", "x") } catch { #expect(error.message.contains("index.levels")) }
