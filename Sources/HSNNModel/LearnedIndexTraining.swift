@@ -145,7 +145,13 @@ extension LearnedIndex {
                     for j in 0..<k { ar[j] = j == m ? 1 : 0 }
                 } else {
                     var sum: Float = 0
-                    for j in 0..<k { let e = expf(ar[j] - maxZ); ar[j] = e; sum += e }
+                    // Terms below e^-40 of the largest are exactly 0 (they cannot change a float sum).
+                    for j in 0..<k {
+                        let x = ar[j] - maxZ
+                        let e: Float = x < -40 ? 0 : expf(x)
+                        ar[j] = e
+                        sum += e
+                    }
                     let inv = 1 / sum
                     for j in 0..<k { ar[j] *= inv }
                 }
@@ -255,11 +261,9 @@ extension LearnedIndex {
                 axpy(2 * s, r.row(row), dR.row(row), d)
             }
             sgemm(.transposed, .none, m: k, n: d, k: n, alpha: -2, a: da.base, lda: k, b: r.base, ldb: d, beta: 1, c: dC.base, ldc: d)
-            for j in 0..<k {
-                var s: Float = 0
-                for row in 0..<n { s += da.base[row * k + j] }
-                axpy(2 * s, c.row(j), dC.row(j), d)
-            }
+            var columnSums = [Float](repeating: 0, count: k)
+            for row in 0..<n { axpy(1, da.row(row), &columnSums, k) }
+            for j in 0..<k { axpy(2 * columnSums[j], c.row(j), dC.row(j), d) }
             // Codebook gradient (level 1 through the L2 normalisation).
             let g = codebooks[t].grad
             if t == 0 {
