@@ -48,6 +48,7 @@ let package = Package(
         ]),
         .target(name: "HSNNCheckpoint", dependencies: [
             "Safetensors",
+            "HSNNMath",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HSNNMath
 import Logging
 import Safetensors
 #if canImport(Glibc)
@@ -104,7 +105,7 @@ public enum PublishBenchmark {
         // The state: random F32 tensors, split evenly.
         let tensorCount = options.files * options.tensorsPerFile
         let elementsPerTensor = options.totalBytes / 4 / tensorCount
-        var generator = SplitMix(seed: 42)
+        var generator = SeededRandom(seed: 42)
         var tensors: [[UInt8]] = []
         for _ in 0..<tensorCount {
             tensors.append([UInt8](unsafeUninitializedCapacity: elementsPerTensor * 4) { buffer, count in
@@ -210,15 +211,3 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
-/// A small deterministic generator for benchmark data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -180,16 +180,12 @@ final class LearnedIndex {
     /// Adds the fixed code of a feature value (entries uniform in `[-1, 1]`, scaled to about
     /// unit length) to `out`.
     @inline(__always) static func addCode(of hash: UInt64, into out: UnsafeMutablePointer<Float>, dim d: Int) {
-        var state = hash ^ 0x5EED_C0DE_A77B_1B07
+        var generator = SeededRandom(seed: hash ^ 0x5EED_C0DE_A77B_1B07)
         let scale = (3 / Float(d)).squareRoot() / 32768
         var j = 0
         while j < d {
-            // SplitMix64 step; four 16-bit draws per step.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            // Four 16-bit draws per 64-bit word.
+            let z = generator.next()
             for q in 0..<4 where j < d {
                 out[j] += (Float((z >> (16 * UInt64(q))) & 0xFFFF) - 32767.5) * scale
                 j += 1
