@@ -225,7 +225,8 @@ extension RetrievalModel {
         }
         guard header.formatVersion == ModelSnapshot.formatVersion else {
             throw ModelStateError(path: path("model.json"),
-                                  message: "model format version \(header.formatVersion) is not supported (expected \(ModelSnapshot.formatVersion))")
+                                  message: "model format version \(header.formatVersion) is not supported (this build reads \(ModelSnapshot.formatVersion)); "
+                                    + "load it with the release that wrote it, or move its checkpoint directory aside to train a fresh model")
         }
         let ids: [String]
         do { ids = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: path("items.json")))) } catch {
