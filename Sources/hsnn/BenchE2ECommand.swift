@@ -24,14 +24,17 @@ extension BenchCommand {
             discussion: """
                 First measures each stage alone on the first --stage-events events of a synthetic stream: \
                 decoding on one thread, the impression/click joiner and mini-batching with a learner that does \
-                nothing, and model training on the pre-joined batches. Then runs the daemon exactly as \
-                `hsnn run` with kafka.brokers = "embedded" while a producer thread keeps the same stream \
+                nothing, and model training on the pre-joined batches. Then runs the daemon as `hsnn run` \
+                builds it, against librdkafka's mock cluster started in this process (as kafka.brokers = \
+                "embedded" does, with --partitions event partitions so that the producer's lead fits the \
+                mock's retention of 5 MiB per partition), while a producer thread keeps the same stream \
                 --backlog events ahead of training, for --duration seconds: it reports the end-to-end rate, \
-                the ratio of every stage to it, each checkpoint's training pause and publish time, \
-                backpressure, and resident memory sampled every --sample-every seconds. Configuration keys \
-                (--config, HSNN_*, --set) apply to the daemon as with `hsnn run`; the bench's own defaults \
-                (scratch checkpoint folder, --checkpoint-every cadence, log level warning on stderr, a 16384 \
-                ingest queue) come first and yield to them.
+                the ratio of every stage to it, CPU time per thread, each checkpoint's training pause and \
+                publish time, backpressure, and resident memory sampled every --sample-every seconds. \
+                Configuration keys (--config, HSNN_*, --set) apply to the daemon as with `hsnn run` (a \
+                kafka.brokers other than "embedded" benchmarks that broker instead); the bench's own \
+                defaults (scratch checkpoint folder, --checkpoint-every cadence, log level warning on \
+                stderr) come first and yield to them.
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -42,8 +45,9 @@ extension BenchCommand {
         @Option(help: "Impressions in the synthetic stream (the producer stops early if it runs out; 0 picks duration x 40,000).")
         var streamImpressions = 0
         @Option(help: "Synthetic stream seed.") var seed: UInt64 = 1
-        @Option(help: "Most events the producer keeps ahead of training (0 sizes it to the mock broker's retention).")
+        @Option(help: "Most events the producer keeps ahead of training (0: half of what the mock broker retains).")
         var backlog = 0
+        @Option(help: "Partitions of the events topic on the in-process mock broker.") var partitions = 16
         @Flag(help: "Produce impressions that carry their label instead of unlabelled impressions plus click events.")
         var labelledImpressions = false
         @Option(help: "Largest growth, in percent, of the median resident memory of the run's last quarter over its second quarter's that counts as flat once warm.")
@@ -59,6 +63,7 @@ extension BenchCommand {
             }
             guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
             guard stageEvents >= 10_000 else { throw ValidationError("--stage-events must be at least 10000") }
+            guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
             guard streamImpressions >= 0, backlog >= 0 else { throw ValidationError("--stream-impressions and --backlog cannot be negative") }
         }
 
@@ -72,10 +77,10 @@ extension BenchCommand {
 
             var config = options
             config.overrides.insert(contentsOf: [
-                "kafka.brokers=embedded", "kafka.group_id=hsnn-bench-e2e",
+                "kafka.group_id=hsnn-bench-e2e",
                 "checkpoint.dir=\(scratch.appendingPathComponent("checkpoints").path)",
                 "checkpoint.every_seconds=\(Int((checkpointEvery * 1000).rounded()))ms", "checkpoint.every_events=0",
-                "ingest.queue_capacity=16384", "log.level=warning",
+                "log.level=warning",
             ], at: 0)
             let configuration = try config.load()
             LineLogHandler.bootstrap(configuration, output: LogOutput(fileDescriptor: STDERR_FILENO))
@@ -95,22 +100,24 @@ extension BenchCommand {
             let machineBefore = MachineLoad.read()
 
             // 1. Each stage alone, on the stream's first events.
-            let stageInput = (synth: synth, events: stageEvents, settings: settings, model: modelConfig)
-            let stages = try await runOnThread { try StageBenchmarks.run(synth: stageInput.synth, events: stageInput.events,
-                                                                         settings: stageInput.settings, model: stageInput.model) }
+            let stageInput = (synth: synth, events: stageEvents, settings: settings, model: modelConfig, partitions: partitions)
+            let stages = try await runOnThread {
+                try StageBenchmarks.run(synth: stageInput.synth, events: stageInput.events, settings: stageInput.settings,
+                                        model: stageInput.model, partitions: stageInput.partitions)
+            }
 
             // 2. The whole daemon at full rate.
-            let retentionBacklog = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition * EndToEndRun.eventPartitions)
+            let retentionBacklog = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition * partitions)
                                        / max(stages.meanMessageBytes, 1))
             let run = EndToEndRun(
                 settings: settings, model: modelConfig, itemTTLMs: configuration.milliseconds("items.ttl_ms"), synth: synth,
-                duration: duration, sampleEvery: sampleEvery,
+                duration: duration, sampleEvery: sampleEvery, partitions: partitions,
                 backlog: backlog > 0 ? backlog : retentionBacklog, metrics: metrics, logger: logger)
             let endToEnd = try await run.run()
             let machineAfter = MachineLoad.read()
 
             let report = E2EReport.make(
-                blas: blas, synth: synth, stages: stages, run: endToEnd, settings: settings,
+                blas: blas, synth: synth, stages: stages, run: endToEnd, settings: settings, partitions: partitions,
                 checkpointEvery: checkpointEvery, flatThreshold: flatThreshold, before: machineBefore, after: machineAfter)
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
@@ -231,8 +238,9 @@ enum StageBenchmarks {
 
     /// Measures decoding, joining and training alone on the first `events` events of `synth`.
     /// - Throws: when the stream or the model configuration is invalid, or a message does not decode.
-    static func run(synth: SynthConfig, events: Int, settings: DaemonSettings, model: ModelConfig) throws -> StageResults {
-        let messages = try encode(synth: synth, events: events, settings: settings)
+    static func run(synth: SynthConfig, events: Int, settings: DaemonSettings, model: ModelConfig,
+                    partitions: Int) throws -> StageResults {
+        let messages = try encode(synth: synth, events: events, settings: settings, partitions: partitions)
         let decoder = EventDecoder(limits: settings.decoderLimits)
 
         // Decode, one thread.
@@ -313,7 +321,8 @@ enum StageBenchmarks {
         return (seconds(clock.now - start), CPUTime.process() - cpuStart)
     }
 
-    private static func encode(synth: SynthConfig, events: Int, settings: DaemonSettings) throws -> EncodedMessages {
+    private static func encode(synth: SynthConfig, events: Int, settings: DaemonSettings,
+                               partitions: Int) throws -> EncodedMessages {
         var messages = EncodedMessages()
         let encoder = EventEncoder()
         for event in try SyntheticStream(config: synth).prefix(events) {
@@ -321,18 +330,18 @@ enum StageBenchmarks {
             messages.ends.append(messages.bytes.count)
             switch event {
             case .item: messages.partitions.append(StreamPartition(topic: settings.itemsTopic, partition: 0))
-            case .impression(let e): messages.partitions.append(partition(of: e.userID, settings))
-            case .click(let e): messages.partitions.append(partition(of: e.userID, settings))
+            case .impression(let e): messages.partitions.append(partition(of: e.userID, settings.eventsTopic, partitions))
+            case .click(let e): messages.partitions.append(partition(of: e.userID, settings.eventsTopic, partitions))
             }
         }
         return messages
     }
 
     /// A stable partition for a key (FNV-1a), as a keyed producer spreads users over partitions.
-    private static func partition(of key: String, _ settings: DaemonSettings) -> StreamPartition {
+    private static func partition(of key: String, _ topic: String, _ count: Int) -> StreamPartition {
         var hash: UInt32 = 2_166_136_261
         for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return StreamPartition(topic: settings.eventsTopic, partition: Int32(hash % UInt32(EndToEndRun.eventPartitions)))
+        return StreamPartition(topic: topic, partition: Int32(hash % UInt32(count)))
     }
 
     private static func feed(_ events: [Event], partitions: [StreamPartition], into learner: any OnlineLearner,
@@ -385,6 +394,8 @@ struct EndToEndResult: Sendable {
     var maxInProcess: Int64
     var queueCapacity: Int
     var secondsPaused: Double
+    /// Time with less than one training chunk polled and not yet trained (sampled every 250 ms).
+    var secondsStarved: Double
     var backpressurePauses: Int64
     var maxProducerLead: Int64
     var snapshotPauses: [Double]
@@ -426,10 +437,8 @@ struct MemorySample: Codable, Sendable {
     var modelVersion: Int64?
 }
 
-/// The daemon (as `hsnn run` starts it, embedded broker) plus a producer thread, for a fixed time.
+/// The daemon (as `hsnn run` builds it) on an in-process mock broker plus a producer thread, for a fixed time.
 struct EndToEndRun {
-    /// Partitions of the embedded broker's events topic.
-    static let eventPartitions = 4
     /// librdkafka's mock cluster keeps at most 5 MiB per partition and drops the oldest messages
     /// beyond, read or not: the producer must stay less than that ahead of the consumer.
     static let mockRetentionBytesPerPartition = 5 << 20
@@ -441,19 +450,31 @@ struct EndToEndRun {
     var synth: SynthConfig
     var duration: Double
     var sampleEvery: Double
+    /// Partitions of the events topic on the mock broker.
+    var partitions: Int
     var backlog: Int
     var metrics: BenchMetrics
     var logger: Logger
 
     func run() async throws -> EndToEndResult {
         let status = DaemonStatusBoard()
-        // The embedded broker reports its address once it runs; any other is known now.
-        let bootstrap = Mutex<String?>(settings.usesEmbeddedBroker ? nil : settings.brokers)
-        let daemon = TrainingDaemon(settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger), status: status,
-                                    notifier: nil, logger: logger, onBrokerStarted: { address in bootstrap.withLock { $0 = address } })
+        // The mock cluster outlives every client: the daemon's are closed when the group returns,
+        // the producer's when the driver returns.
+        var settings = settings
+        var cluster: MockKafkaCluster?
+        if settings.usesEmbeddedBroker {
+            let mock = try MockKafkaCluster(brokers: 1, logger: logger)
+            try mock.createTopic(settings.eventsTopic, partitions: partitions)
+            try mock.createTopic(settings.itemsTopic, partitions: 1)
+            settings.brokers = mock.bootstrapServers
+            cluster = mock
+        }
+        let daemon = TrainingDaemon(
+            settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger),
+            status: status, notifier: nil, logger: logger)
         let driver = EndToEndDriver(
             settings: settings, synth: synth, duration: duration, sampleEvery: sampleEvery, backlog: backlog,
-            status: status, metrics: metrics, bootstrap: { bootstrap.withLock { $0 } }, logger: logger)
+            status: status, metrics: metrics, bootstrap: settings.brokers, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: driver, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -463,6 +484,11 @@ struct EndToEndRun {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         try await group.run()
+        // The daemon's last Kafka handles are released by tasks that end just after the group
+        // returns; a broker gone before them makes them log refused reconnects.
+        try? await Task.sleep(for: .seconds(1))
+        withExtendedLifetime(cluster) {}
+        cluster = nil
         guard var result = driver.result.withLock({ $0 }) else {
             throw ValidationError("the daemon stopped before the run started; run with --set log.level=info to see why")
         }
@@ -568,12 +594,12 @@ private final class EndToEndDriver: Service, Sendable {
     let backlog: Int
     let status: DaemonStatusBoard
     let metrics: BenchMetrics
-    let bootstrap: @Sendable () -> String?
+    let bootstrap: String
     let logger: Logger
     let result = Mutex<EndToEndResult?>(nil)
 
     init(settings: DaemonSettings, synth: SynthConfig, duration: Double, sampleEvery: Double, backlog: Int,
-         status: DaemonStatusBoard, metrics: BenchMetrics, bootstrap: @escaping @Sendable () -> String?, logger: Logger) {
+         status: DaemonStatusBoard, metrics: BenchMetrics, bootstrap: String, logger: Logger) {
         self.settings = settings
         self.synth = synth
         self.duration = duration
@@ -586,16 +612,12 @@ private final class EndToEndDriver: Service, Sendable {
     }
 
     private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+    /// Records the training thread takes from the ingest queue at a time.
+    static let trainingChunk: Int64 = 512
 
     func run() async throws {
-        var address: String?
-        while address == nil {
-            if stopping { return }
-            address = bootstrap()
-            if address == nil { try? await Task.sleep(for: .milliseconds(50)) }
-        }
         let producer = BenchProducer()
-        producer.start(synth: synth, bootstrap: address!, settings: settings, backlog: backlog, status: status)
+        producer.start(synth: synth, bootstrap: bootstrap, settings: settings, backlog: backlog, status: status)
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -603,6 +625,7 @@ private final class EndToEndDriver: Service, Sendable {
         var samples: [MemorySample] = []
         var maxInProcess: Int64 = 0
         var secondsPaused = 0.0
+        var secondsStarved = 0.0
         var exhaustedAt: Double?
         var last = (seconds: 0.0, events: Int64(0), cpu: cpuStart)
         var nextSample = sampleEvery
@@ -615,8 +638,11 @@ private final class EndToEndDriver: Service, Sendable {
             let t = elapsed()
             let s = status.current
             let processed = s.pipeline.events + s.pipeline.skippedMalformed
-            maxInProcess = max(maxInProcess, metrics.counter("hsnn_ingest_records_total") - processed)
+            let waiting = metrics.counter("hsnn_ingest_records_total") - processed
+            maxInProcess = max(maxInProcess, waiting)
             if s.pausedForBackpressure { secondsPaused += t - previousTick }
+            // Less than one training chunk polled and not trained: the trainer has (almost) nothing to do.
+            if waiting < Self.trainingChunk { secondsStarved += t - previousTick }
             previousTick = t
             if exhaustedAt == nil, producer.exhausted.load(ordering: .relaxed) { exhaustedAt = t }
             if warmThreads == nil, t >= duration / 4 { warmThreads = (t, ThreadCPU.byName()) }
@@ -658,6 +684,7 @@ private final class EndToEndDriver: Service, Sendable {
                 examplesTrained: final.pipeline.examplesTrained, produced: producer.produced.load(ordering: .relaxed),
                 producerExhaustedAt: exhaustedAt, producerError: producer.error.withLock { $0 }, backlogLimit: backlog,
                 maxInProcess: maxInProcess, queueCapacity: settings.queueCapacity, secondsPaused: secondsPaused,
+                secondsStarved: secondsStarved,
                 backpressurePauses: 0, maxProducerLead: producer.maxLead.load(ordering: .relaxed),
                 snapshotPauses: metrics.timerValues("hsnn_checkpoint_snapshot_pause_seconds", before: cutoff),
                 publishSeconds: metrics.timerValues("hsnn_checkpoint_publish_seconds", before: cutoff),
@@ -746,6 +773,8 @@ struct E2EReport: Codable {
         var stageEvents: Int
         var stageExamples: Int
         var meanMessageBytes: Double
+        /// Where the end-to-end run's events went.
+        var broker: String
     }
 
     struct EndToEnd: Codable {
@@ -797,6 +826,9 @@ struct E2EReport: Codable {
         var pauses: Int64
         var secondsPaused: Double
         var shareOfTimePaused: Double
+        /// Share of the run with less than one training chunk (512 records) polled and not yet trained:
+        /// the trainer waited for input, so ingest (not training) limited the rate then.
+        var shareOfTimeTrainerStarved: Double
         /// Consumer lag from librdkafka's statistics at the end, summed over partitions: measured
         /// against the offsets committed after the last checkpoint, so it includes what was trained since.
         var kafkaLagAtEnd: Int64
@@ -840,6 +872,7 @@ struct E2EReport: Codable {
     var memory: Memory
 
     static func make(blas: BenchBLAS, synth: SynthConfig, stages: StageResults, run: EndToEndResult, settings: DaemonSettings,
+                     partitions: Int,
                      checkpointEvery: Double, flatThreshold: Double, before: [Double], after: [Double]) -> E2EReport {
         let samples = run.samples
         let warmIndex = samples.firstIndex { $0.seconds >= run.measuredSeconds / 4 } ?? 0
@@ -886,7 +919,10 @@ struct E2EReport: Codable {
             blas: blas,
             stream: Stream(seed: synth.seed, clickEvents: synth.emitClickEvents, impressions: synth.numImpressions,
                            users: synth.numUsers, items: synth.numItems, stageEvents: stages.events,
-                           stageExamples: stages.examples, meanMessageBytes: stages.meanMessageBytes),
+                           stageExamples: stages.examples, meanMessageBytes: stages.meanMessageBytes,
+                           broker: settings.usesEmbeddedBroker
+                               ? "in-process librdkafka mock cluster, \(partitions) event partitions + 1 catalog partition"
+                               : settings.brokers),
             stages: rates,
             endToEnd: EndToEnd(
                 seconds: run.measuredSeconds, eventsPerSecond: steadyEvents, eventsPerCpuSecond: steadyPerCPU, examplesPerSecond: steadyExamples,
@@ -906,7 +942,8 @@ struct E2EReport: Codable {
             backpressure: Backpressure(
                 producerBacklogLimit: run.backlogLimit, producerMaxLead: run.maxProducerLead, queueCapacity: run.queueCapacity,
                 maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses, secondsPaused: run.secondsPaused,
-                shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
+                shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9),
+                shareOfTimeTrainerStarved: run.secondsStarved / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
             memory: Memory(
                 sampleEverySeconds: samples.count > 1 ? samples[1].seconds - samples[0].seconds : run.measuredSeconds,
                 samples: samples, warmAtSeconds: warm?.seconds ?? 0, rssWarmMiB: warm?.rssMiB ?? .nan,
@@ -929,7 +966,8 @@ struct E2EReport: Codable {
         out += "stream: seed \(stream.seed), \(stream.clickEvents ? "unlabelled impressions + click events" : "labelled impressions"), "
             + "\(stream.users) users, \(stream.items) items, \(stream.impressions) impressions; "
             + "stages measured on the first \(stream.stageEvents) events (\(stream.stageExamples) examples), "
-            + "\(f(stream.meanMessageBytes, 0)) B per message\n\n"
+            + "\(f(stream.meanMessageBytes, 0)) B per message\n"
+        out += "broker: \(stream.broker)\n\n"
 
         out += "stage rates (stream events per second of wall time and of CPU time; ratio = stage alone / end to end)\n"
         out += "  " + pad("stage", 8) + lpad("events/s", 11) + lpad("ratio", 9) + lpad("events/cpu-s", 14) + lpad("ratio", 9)
@@ -969,7 +1007,8 @@ struct E2EReport: Codable {
         let b = backpressure
         out += "backpressure: producer kept <= \(b.producerBacklogLimit) events ahead (max \(b.producerMaxLead)); "
             + "polled but not trained <= \(b.maxPolledNotTrained) (queue capacity \(b.queueCapacity)); "
-            + "\(b.pauses) partition pauses, paused \(f(100 * b.shareOfTimePaused, 0))% of the time; lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
+            + "\(b.pauses) partition pauses, paused \(f(100 * b.shareOfTimePaused, 0))% of the time; "
+            + "trainer without input \(f(100 * b.shareOfTimeTrainerStarved, 1))% of the time; lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
 
         let m = memory
         out += "resident memory (VmRSS), every \(f(m.sampleEverySeconds, 0)) s\n"
