@@ -28,7 +28,7 @@ extension BenchCommand {
                 builds it, against librdkafka's mock cluster started in this process (as kafka.brokers = \
                 "embedded" does, with --partitions event partitions so that the producer's lead fits the \
                 mock's retention of 5 MiB per partition), while a producer thread keeps the same stream \
-                --backlog events ahead of training, for --duration seconds: it reports the end-to-end rate, \
+                --lead events per partition ahead of training, for --duration seconds: it reports the end-to-end rate, \
                 the ratio of every stage to it, CPU time per thread, each checkpoint's training pause and \
                 publish time, backpressure, and resident memory sampled every --sample-every seconds. \
                 Configuration keys (--config, HSNN_*, --set) apply to the daemon as with `hsnn run` (a \
@@ -45,8 +45,8 @@ extension BenchCommand {
         @Option(help: "Impressions in the synthetic stream (the producer stops early if it runs out; 0 picks duration x 40,000).")
         var streamImpressions = 0
         @Option(help: "Synthetic stream seed.") var seed: UInt64 = 1
-        @Option(help: "Most events the producer keeps ahead of training (0: half of what the mock broker retains).")
-        var backlog = 0
+        @Option(help: "Most events the producer keeps ahead of training in each partition (0: half of what the mock broker retains per partition).")
+        var lead = 0
         @Option(help: "Partitions of the events topic on the in-process mock broker.") var partitions = 16
         @Flag(help: "Produce impressions that carry their label instead of unlabelled impressions plus click events.")
         var labelledImpressions = false
@@ -64,7 +64,7 @@ extension BenchCommand {
             guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
             guard stageEvents >= 10_000 else { throw ValidationError("--stage-events must be at least 10000") }
             guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
-            guard streamImpressions >= 0, backlog >= 0 else { throw ValidationError("--stream-impressions and --backlog cannot be negative") }
+            guard streamImpressions >= 0, lead >= 0 else { throw ValidationError("--stream-impressions and --lead cannot be negative") }
         }
 
         func run() async throws {
@@ -107,12 +107,11 @@ extension BenchCommand {
             }
 
             // 2. The whole daemon at full rate.
-            let retentionBacklog = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition * partitions)
-                                       / max(stages.meanMessageBytes, 1))
+            let retentionLead = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition) / max(stages.meanMessageBytes, 1))
             let run = EndToEndRun(
                 settings: settings, model: modelConfig, itemTTLMs: configuration.milliseconds("items.ttl_ms"), synth: synth,
                 duration: duration, sampleEvery: sampleEvery, partitions: partitions,
-                backlog: backlog > 0 ? backlog : retentionBacklog, metrics: metrics, logger: logger)
+                lead: lead > 0 ? lead : retentionLead, metrics: metrics, logger: logger)
             let endToEnd = try await run.run()
             let machineAfter = MachineLoad.read()
 
@@ -337,11 +336,9 @@ enum StageBenchmarks {
         return messages
     }
 
-    /// A stable partition for a key (FNV-1a), as a keyed producer spreads users over partitions.
+    /// The partition the end-to-end producer sends a key to.
     private static func partition(of key: String, _ topic: String, _ count: Int) -> StreamPartition {
-        var hash: UInt32 = 2_166_136_261
-        for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return StreamPartition(topic: topic, partition: Int32(hash % UInt32(count)))
+        StreamPartition(topic: topic, partition: keyPartition(of: key, count: count))
     }
 
     private static func feed(_ events: [Event], partitions: [StreamPartition], into learner: any OnlineLearner,
@@ -389,7 +386,9 @@ struct EndToEndResult: Sendable {
     var produced: Int64
     var producerExhaustedAt: Double?
     var producerError: String?
-    var backlogLimit: Int
+    /// Most events the producer kept ahead in one partition.
+    var leadLimit: Int
+    var partitions: Int
     /// Records polled from Kafka but not yet trained (queue + held by the poller + the chunk in training), at most.
     var maxInProcess: Int64
     var queueCapacity: Int
@@ -397,7 +396,8 @@ struct EndToEndResult: Sendable {
     /// Time with less than one training chunk polled and not yet trained (sampled every 250 ms).
     var secondsStarved: Double
     var backpressurePauses: Int64
-    var maxProducerLead: Int64
+    var maxPartitionLead: Int64
+    var maxTotalLead: Int64
     var snapshotPauses: [Double]
     var publishSeconds: [Double]
     var publishFailures: Int64
@@ -452,7 +452,8 @@ struct EndToEndRun {
     var sampleEvery: Double
     /// Partitions of the events topic on the mock broker.
     var partitions: Int
-    var backlog: Int
+    /// Most events the producer keeps ahead of the daemon in each partition.
+    var lead: Int
     var metrics: BenchMetrics
     var logger: Logger
 
@@ -473,7 +474,7 @@ struct EndToEndRun {
             settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger),
             status: status, notifier: nil, logger: logger)
         let driver = EndToEndDriver(
-            settings: settings, synth: synth, duration: duration, sampleEvery: sampleEvery, backlog: backlog,
+            settings: settings, synth: synth, duration: duration, sampleEvery: sampleEvery, partitions: partitions, lead: lead,
             status: status, metrics: metrics, bootstrap: settings.brokers, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
@@ -502,21 +503,28 @@ struct EndToEndRun {
     }
 }
 
-/// Produces the synthetic stream into the broker on its own thread, never more than `backlog`
-/// events ahead of what the daemon has processed.
+/// Produces the synthetic stream into the broker on its own thread, each partition at most
+/// `lead` events ahead of what the daemon has processed from it.
+///
+/// The producer picks partitions itself (by the key's hash, as ``keyPartition(of:topic:count:)``) so it
+/// knows every partition's end offset; the daemon's status gives the next offset it reflects.
 private final class BenchProducer: Sendable {
     let produced = Atomic<Int64>(0)
-    let maxLead = Atomic<Int64>(0)
+    /// Largest lead of one partition, and of all partitions together, seen so far.
+    let maxPartitionLead = Atomic<Int64>(0)
+    let maxTotalLead = Atomic<Int64>(0)
     let exhausted = Atomic<Bool>(false)
     let error = Mutex<String?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    func start(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, backlog: Int, status: DaemonStatusBoard) {
+    func start(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, partitions: Int, lead: Int,
+               status: DaemonStatusBoard) {
         let thread = Thread { [self] in
             Thread.current.name = "hsnn-bench-prod"
             do {
-                try self.produce(synth: synth, bootstrap: bootstrap, settings: settings, backlog: Int64(backlog), status: status)
+                try self.produce(synth: synth, bootstrap: bootstrap, settings: settings, partitions: partitions,
+                                 lead: Int64(lead), status: status)
             } catch {
                 self.error.withLock { $0 = "\(error)" }
             }
@@ -537,51 +545,71 @@ private final class BenchProducer: Sendable {
         }
     }
 
-    private func produce(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, backlog: Int64,
+    private func produce(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, partitions: Int, lead: Int64,
                          status: DaemonStatusBoard) throws {
         var logger = Logger(label: "hsnn.bench.producer")
         logger.logLevel = .warning
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
                 bootstrapServers: bootstrap, clientID: "hsnn-bench",
-                properties: ["linger.ms": "5", "queue.buffering.max.messages": "\(max(100_000, 2 * backlog))"]),
+                properties: ["linger.ms": "5", "queue.buffering.max.messages": "\(max(100_000, 2 * lead * Int64(partitions)))"]),
             logger: logger)
+        // Slots 0..<partitions are the events topic's partitions, the last one the catalog's.
+        let names = (0..<partitions).map { "\(settings.eventsTopic)/\($0)" } + ["\(settings.itemsTopic)/0"]
+        var sent = [Int64](repeating: 0, count: partitions + 1)
+        var done = [Int64](repeating: 0, count: partitions + 1)
+        func refresh() {
+            let offsets = status.current.offsets
+            var total: Int64 = 0
+            var largest: Int64 = 0
+            for slot in names.indices {
+                done[slot] = offsets[names[slot]] ?? 0
+                total += sent[slot] - done[slot]
+                largest = max(largest, sent[slot] - done[slot])
+            }
+            maxTotalLead.store(max(maxTotalLead.load(ordering: .relaxed), total), ordering: .relaxed)
+            maxPartitionLead.store(max(maxPartitionLead.load(ordering: .relaxed), largest), ordering: .relaxed)
+        }
+
         let encoder = EventEncoder()
         var bytes: [UInt8] = []
         var count: Int64 = 0
         var iterator = try SyntheticStream(config: synth).makeIterator()
-        func processed() -> Int64 {
-            let s = status.current
-            return s.pipeline.events + s.pipeline.skippedMalformed
-        }
-        var allowed: Int64 = 0
         produce: while !stopRequested.load(ordering: .relaxed) {
-            if count >= allowed {
-                let done = processed()
-                maxLead.store(max(maxLead.load(ordering: .relaxed), count - done), ordering: .relaxed)
-                allowed = done + backlog
-                if count >= allowed {
-                    producer.poll(timeout: .milliseconds(5))
-                    continue
-                }
-                allowed = min(allowed, count + 512)
-            }
             guard let event = iterator.next() else {
                 exhausted.store(true, ordering: .relaxed)
                 break produce
             }
+            let topic: String
+            let key: String
+            let slot: Int
+            switch event {
+            case .item(let e): (topic, key, slot) = (settings.itemsTopic, e.itemID, partitions)
+            case .impression(let e): (topic, key, slot) = (settings.eventsTopic, e.userID, Int(keyPartition(of: e.userID, count: partitions)))
+            case .click(let e): (topic, key, slot) = (settings.eventsTopic, e.userID, Int(keyPartition(of: e.userID, count: partitions)))
+            }
+            if count % 512 == 0 { refresh() }
+            while sent[slot] - done[slot] >= lead {
+                if stopRequested.load(ordering: .relaxed) { break produce }
+                producer.poll(timeout: .milliseconds(5))
+                refresh()
+            }
             bytes.removeAll(keepingCapacity: true)
             try encoder.encode(event, into: &bytes)
-            switch event {
-            case .item(let e): try producer.send(topic: settings.itemsTopic, key: Array(e.itemID.utf8), value: bytes)
-            case .impression(let e): try producer.send(topic: settings.eventsTopic, key: Array(e.userID.utf8), value: bytes)
-            case .click(let e): try producer.send(topic: settings.eventsTopic, key: Array(e.userID.utf8), value: bytes)
-            }
+            try producer.send(topic: topic, key: Array(key.utf8), value: bytes, partition: slot == partitions ? 0 : Int32(slot))
+            sent[slot] += 1
             count += 1
             produced.store(count, ordering: .relaxed)
         }
         try producer.flush(timeout: .seconds(60))
     }
+}
+
+/// The partition a key goes to (FNV-1a of its UTF-8 bytes), as a keyed producer spreads users.
+func keyPartition(of key: String, count: Int) -> Int32 {
+    var hash: UInt32 = 2_166_136_261
+    for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+    return Int32(hash % UInt32(count))
 }
 
 /// Starts the producer once the broker runs, samples the daemon every second for the run's
@@ -591,20 +619,22 @@ private final class EndToEndDriver: Service, Sendable {
     let synth: SynthConfig
     let duration: Double
     let sampleEvery: Double
-    let backlog: Int
+    let partitions: Int
+    let lead: Int
     let status: DaemonStatusBoard
     let metrics: BenchMetrics
     let bootstrap: String
     let logger: Logger
     let result = Mutex<EndToEndResult?>(nil)
 
-    init(settings: DaemonSettings, synth: SynthConfig, duration: Double, sampleEvery: Double, backlog: Int,
+    init(settings: DaemonSettings, synth: SynthConfig, duration: Double, sampleEvery: Double, partitions: Int, lead: Int,
          status: DaemonStatusBoard, metrics: BenchMetrics, bootstrap: String, logger: Logger) {
         self.settings = settings
         self.synth = synth
         self.duration = duration
         self.sampleEvery = sampleEvery
-        self.backlog = backlog
+        self.partitions = partitions
+        self.lead = lead
         self.status = status
         self.metrics = metrics
         self.bootstrap = bootstrap
@@ -617,7 +647,8 @@ private final class EndToEndDriver: Service, Sendable {
 
     func run() async throws {
         let producer = BenchProducer()
-        producer.start(synth: synth, bootstrap: bootstrap, settings: settings, backlog: backlog, status: status)
+        producer.start(synth: synth, bootstrap: bootstrap, settings: settings, partitions: partitions, lead: lead,
+                       status: status)
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -682,10 +713,11 @@ private final class EndToEndDriver: Service, Sendable {
             $0 = EndToEndResult(
                 samples: samples, measuredSeconds: measured, eventsProcessed: final.pipeline.events,
                 examplesTrained: final.pipeline.examplesTrained, produced: producer.produced.load(ordering: .relaxed),
-                producerExhaustedAt: exhaustedAt, producerError: producer.error.withLock { $0 }, backlogLimit: backlog,
+                producerExhaustedAt: exhaustedAt, producerError: producer.error.withLock { $0 }, leadLimit: lead, partitions: partitions,
                 maxInProcess: maxInProcess, queueCapacity: settings.queueCapacity, secondsPaused: secondsPaused,
                 secondsStarved: secondsStarved,
-                backpressurePauses: 0, maxProducerLead: producer.maxLead.load(ordering: .relaxed),
+                backpressurePauses: 0, maxPartitionLead: producer.maxPartitionLead.load(ordering: .relaxed),
+                maxTotalLead: producer.maxTotalLead.load(ordering: .relaxed),
                 snapshotPauses: metrics.timerValues("hsnn_checkpoint_snapshot_pause_seconds", before: cutoff),
                 publishSeconds: metrics.timerValues("hsnn_checkpoint_publish_seconds", before: cutoff),
                 publishFailures: 0, checkpointBytes: nil, finalStatus: final, recordsLost: 0, cpuSeconds: cpuSeconds,
@@ -818,8 +850,10 @@ struct E2EReport: Codable {
     }
 
     struct Backpressure: Codable {
-        var producerBacklogLimit: Int
-        var producerMaxLead: Int64
+        /// Most events the producer keeps ahead of the daemon in one partition, and the largest leads seen.
+        var producerLeadLimitPerPartition: Int
+        var producerMaxPartitionLead: Int64
+        var producerMaxTotalLead: Int64
         var queueCapacity: Int
         /// Records polled but not yet trained (queue + poller hold + chunk in training), at most.
         var maxPolledNotTrained: Int64
@@ -940,7 +974,8 @@ struct E2EReport: Codable {
                 publishMedianSeconds: run.publishSeconds.isEmpty ? nil : median(run.publishSeconds),
                 publishMaxSeconds: run.publishSeconds.max()),
             backpressure: Backpressure(
-                producerBacklogLimit: run.backlogLimit, producerMaxLead: run.maxProducerLead, queueCapacity: run.queueCapacity,
+                producerLeadLimitPerPartition: run.leadLimit, producerMaxPartitionLead: run.maxPartitionLead,
+                producerMaxTotalLead: run.maxTotalLead, queueCapacity: run.queueCapacity,
                 maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses, secondsPaused: run.secondsPaused,
                 shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9),
                 shareOfTimeTrainerStarved: run.secondsStarved / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
@@ -994,6 +1029,9 @@ struct E2EReport: Codable {
             out += "  WARNING: the stream ran out after \(f(t, 0)) s; the rest of the run had no producer (raise --stream-impressions)\n"
         }
         if let error = e.producerError { out += "  WARNING: producer failed: \(error)\n" }
+        if e.recordsLost > 0 {
+            out += "  WARNING: \(e.recordsLost) records were dropped by the broker before the daemon read them (lower --lead)\n"
+        }
 
         let c = checkpoints
         out += "checkpoints (every \(f(c.cadenceSeconds, 1)) s): \(c.published) published, \(c.failed) failed"
@@ -1005,7 +1043,8 @@ struct E2EReport: Codable {
         out += "  publish time: median \(c.publishMedianSeconds.map { f($0, 2) } ?? "-") s, max \(c.publishMaxSeconds.map { f($0, 2) } ?? "-") s\n"
 
         let b = backpressure
-        out += "backpressure: producer kept <= \(b.producerBacklogLimit) events ahead (max \(b.producerMaxLead)); "
+        out += "backpressure: producer kept <= \(b.producerLeadLimitPerPartition) events ahead per partition "
+            + "(max \(b.producerMaxPartitionLead) in one, \(b.producerMaxTotalLead) in all); "
             + "polled but not trained <= \(b.maxPolledNotTrained) (queue capacity \(b.queueCapacity)); "
             + "\(b.pauses) partition pauses, paused \(f(100 * b.shareOfTimePaused, 0))% of the time; "
             + "trainer without input \(f(100 * b.shareOfTimeTrainerStarved, 1))% of the time; lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
