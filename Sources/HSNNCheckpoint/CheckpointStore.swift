@@ -118,6 +118,24 @@ extension Duration {
 ///
 /// The store is model-agnostic: the caller's writer fills a folder with files; the store
 /// makes it durable, inventories it and publishes it atomically.
+///
+/// Typical use by a training daemon:
+/// ```swift
+/// let store = try CheckpointStore(directory: checkpointDirectory,
+///                                 options: CheckpointStoreOptions(keepVersions: 5), logger: logger)
+/// // Start: resume from the newest version that verifies; its offsets are the source of truth.
+/// if let loaded = try store.loadLatestVerified() {
+///     defer { loaded.lease.release() }
+///     try model.read(from: loaded.folder)
+///     for offset in loaded.manifest.offsets { seek(offset.topic, offset.partition, offset.nextOffset) }
+///     if !loaded.rejected.isEmpty { /* alert: the newest version was corrupt */ }
+/// }
+/// // Each cadence: take a consistent snapshot on the training thread, publish it in the background.
+/// let snapshot = model.snapshot()
+/// let result = try await store.publishInBackground(metadata: snapshot.metadata) { folder in
+///     try snapshot.write(into: folder)
+/// }
+/// ```
 public final class CheckpointStore: Sendable {
     /// Name of the pointer file.
     public static let latestFileName = "LATEST"
@@ -161,18 +179,18 @@ public final class CheckpointStore: Sendable {
         var path = self.directory.path
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
         self.path = path
-        switch try FileSystem.kind(path) {
-        case .directory: break
-        case nil where create: try FileSystem.makeDirectories(path, mode: options.folderMode)
-        case nil:
+        var st = stat()
+        if stat(path, &st) == 0 {   // follows a symbolic link to the directory
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw CheckpointError(.fileSystem, "\(path) is not a folder", remedy: "Point the checkpoint directory at a folder", path: path)
+            }
+        } else if errno == ENOENT, create {
+            try FileSystem.makeDirectories(path, mode: options.folderMode)
+        } else if errno == ENOENT {
             throw CheckpointError(.notFound, "checkpoint directory \(path) does not exist",
                                   remedy: "Check the path (checkpoint.dir / HSNN_CHECKPOINT_DIR)", path: path)
-        default:
-            if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
-               (try? FileSystem.kind(resolved.hasPrefix("/") ? resolved : (path as NSString).deletingLastPathComponent + "/" + resolved)) == .directory {
-                break
-            }
-            throw CheckpointError(.fileSystem, "\(path) is not a folder", remedy: "Point the checkpoint directory at a folder", path: path)
+        } else {
+            throw CheckpointError.lastOS("open the checkpoint directory", path: path)
         }
         self.canonicalPath = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         if let lock = DirectoryLock.tryAcquire(directory: path, fileMode: options.fileMode) {
@@ -320,7 +338,8 @@ public final class CheckpointStore: Sendable {
             try manifest.validate(limits: options.limits, source: "manifest of \(version.folderName)")
             let manifestData = try manifest.encoded()
             try FileSystem.writeFile(temporaryPath + "/" + CheckpointManifest.fileName, manifestData, mode: options.fileMode, sync: true, exclusive: true)
-            try FileSystem.writeFile(temporaryPath + "/" + Self.readLockName, Data(), mode: options.fileMode, sync: true, exclusive: true)
+            // Empty: the folder fsync below makes its existence durable.
+            try FileSystem.writeFile(temporaryPath + "/" + Self.readLockName, Data(), mode: options.fileMode, sync: false, exclusive: true)
             try inject(.wroteManifest)
 
             try FileSystem.sync(temporaryPath, directory: true)
@@ -419,39 +438,68 @@ public final class CheckpointStore: Sendable {
         return (files, folders)
     }
 
-    /// Sets modes, then fsyncs every file on a helper thread while this thread checksums them,
-    /// so the device writes while the CPU hashes (the data is still in the page cache).
+    /// Sets modes, then fsyncs every file on a helper thread while the other threads checksum
+    /// them (largest first, one file per worker at a time), so the device writes while the CPUs
+    /// hash; the data is still in the page cache, so hashing does not wait for the disk.
     private func syncAndHash(root: String, files: [String]) throws -> [CheckpointFileEntry] {
         for file in files { try FileSystem.setMode(root + "/" + file, options.fileMode, directory: false) }
-        let syncFailure = Mutex<CheckpointError?>(nil)
-        let group = DispatchGroup()
         let paths = files.map { root + "/" + $0 }
+        let syncFailure = Locked<CheckpointError?>(nil)
+        let group = DispatchGroup()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let syncEnd = Locked<Duration>(.zero)
+        let syncPaths = paths
         DispatchQueue.global(qos: .utility).async(group: group) {
-            for path in paths {
-                do { try FileSystem.sync(path, directory: false) } catch let error as CheckpointError {
-                    syncFailure.withLock { $0 = $0 ?? error }
-                    return
-                } catch {
+            defer { syncEnd.withLock { $0 = clock.now - start } }
+            for path in syncPaths {
+                do { try FileSystem.sync(path, directory: false) } catch {
+                    syncFailure.withLock { $0 = $0 ?? (error as? CheckpointError) ?? CheckpointError.lastOS("fsync", path: path) }
                     return
                 }
             }
         }
-        var entries: [CheckpointFileEntry] = []
-        entries.reserveCapacity(files.count)
-        let hasher = FileHasher()
-        var hashFailure: (any Error)?
-        for file in files {
-            do {
-                let (sha256, size) = try hasher.hash(root + "/" + file)
-                entries.append(CheckpointFileEntry(path: file, size: size, sha256: sha256))
-            } catch {
-                hashFailure = error
-                break
+        let sizes = paths.map { (try? FileSystem.size($0)) ?? 0 }
+        let order = paths.indices.sorted { sizes[$0] > sizes[$1] }
+        let results = Locked<[Int: Result<(String, Int64), CheckpointError>]>([:])
+        let next = Locked<Int>(0)
+        let workers = Swift.max(1, Swift.min(order.count, ProcessInfo.processInfo.activeProcessorCount))
+        if !order.isEmpty {
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                let hasher = FileHasher()
+                while true {
+                    let position = next.withLock { value -> Int in
+                        defer { value += 1 }
+                        return value
+                    }
+                    guard position < order.count else { return }
+                    let index = order[position]
+                    let result: Result<(String, Int64), CheckpointError>
+                    do { result = .success(try hasher.hash(paths[index])) } catch {
+                        result = .failure((error as? CheckpointError) ?? CheckpointError.lastOS("read", path: paths[index]))
+                    }
+                    results.withLock { $0[index] = result }
+                }
             }
         }
+        let hashEnd = clock.now - start
         group.wait()
+        logger.debug("synced and hashed files", metadata: [
+            "checkpoint.files": "\(paths.count)",
+            "checkpoint.hash_ms": "\(Int(hashEnd.seconds * 1000))", "checkpoint.fsync_ms": "\(Int(syncEnd.withLock { $0 }.seconds * 1000))",
+        ])
         if let error = syncFailure.withLock({ $0 }) { throw error }
-        if let hashFailure { throw hashFailure }
-        return entries
+        let hashed = results.withLock { $0 }
+        return try files.indices.map { index in
+            let (sha256, size) = try hashed[index]!.get()
+            return CheckpointFileEntry(path: files[index], size: size, sha256: sha256)
+        }
     }
+}
+
+/// A value shared between threads under a lock.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Safetensors
@@ -51,6 +52,9 @@ public struct PublishBenchmarkResult: CheckpointReport, Codable {
     public var medianSnapshotCopySeconds: Double
     public var sequentialMBps: Double
     public var publishMBps: Double
+    /// SHA-256 speed of one core over the tensors in memory: with a disk faster than this
+    /// times the free cores, checksumming rather than the disk bounds the publish.
+    public var sha256MBpsPerCore: Double
     /// publish MB/s ÷ sequential MB/s (the target is >= 0.70).
     public var ratio: Double
 
@@ -61,6 +65,7 @@ public struct PublishBenchmarkResult: CheckpointReport, Codable {
         case medianWriteSeconds = "median_write_seconds", medianSyncSeconds = "median_sync_seconds"
         case medianCommitSeconds = "median_commit_seconds", medianSnapshotCopySeconds = "median_snapshot_copy_seconds"
         case sequentialMBps = "sequential_mb_per_s", publishMBps = "publish_mb_per_s"
+        case sha256MBpsPerCore = "sha256_mb_per_s_per_core"
     }
 
     public func renderText() -> String {
@@ -73,15 +78,18 @@ public struct PublishBenchmarkResult: CheckpointReport, Codable {
             + ", commit " + ms(medianCommitSeconds) + ")\n"
         text += String(format: "  publish / sequential    %8.1f %%  (target >= 70 %%)\n", ratio * 100)
         text += "  snapshot copy (pause)   \(ms(medianSnapshotCopySeconds)) to copy the tensors in memory\n"
+        text += "  sha256, one core        " + String(format: "%8.1f MB/s", sha256MBpsPerCore) + "  (in memory; the CPU cost a publish adds)\n"
         return text
     }
 }
 
 /// Measures checkpoint publishing against the raw sequential write speed of the same disk.
 public enum PublishBenchmark {
-    /// Runs, interleaved, `runs` times each: (1) sequential write and fsync of one file as large
-    /// as a checkpoint; (2) a full publish of a checkpoint of `totalBytes` of `F32` tensors in
-    /// `files` safetensors files; (3) an in-memory copy of the tensors. Reports medians.
+    /// Runs, interleaved, `runs` times each: (1) a full publish of a checkpoint of `totalBytes` of
+    /// `F32` tensors in `files` safetensors files; (2) sequential write and fsync of one file as
+    /// large as that checkpoint; (3) an in-memory copy of the tensors; (4) SHA-256 of the tensors
+    /// in memory on one core. Before each timed write the system's dirty data is flushed (`sync`),
+    /// so neither pays for the other. Reports medians.
     /// - Throws: ``CheckpointError`` when the folder cannot be written or a publish fails.
     public static func run(_ options: PublishBenchmarkOptions, logger: Logger) throws -> PublishBenchmarkResult {
         guard options.runs >= 1, options.files >= 1, options.tensorsPerFile >= 1, options.totalBytes >= 4 * options.files * options.tensorsPerFile else {
@@ -121,9 +129,12 @@ public enum PublishBenchmark {
         let store = try CheckpointStore(directory: URL(fileURLWithPath: work + "/checkpoints"), options: storeOptions, logger: logger)
         let clock = ContinuousClock()
         var sequential: [Double] = [], publish: [Double] = [], writes: [Double] = [], syncs: [Double] = [], commits: [Double] = [], copies: [Double] = []
+        var hashes: [Double] = []
         var publishBytes: Int64 = 0
         let frozenWriters = writers
         for run in 0..<options.runs {
+            // Each timed section starts with no dirty data or pending discards from the previous one.
+            settle()
             let result = try store.publish(metadata: CheckpointMetadata(counters: ["run": .int(Int64(run))])) { folder in
                 for (i, writer) in frozenWriters.enumerated() {
                     try writer.write(toPath: folder.path + "/part-\(i).safetensors")
@@ -137,6 +148,7 @@ public enum PublishBenchmark {
             _ = try store.prune(keep: 1)
 
             let path = work + "/sequential.bin"
+            settle()
             let start = clock.now
             try writeSequential(path: path, tensors: tensors, totalBytes: Int(publishBytes))
             sequential.append((clock.now - start).seconds)
@@ -149,6 +161,12 @@ public enum PublishBenchmark {
                 offset += tensor.count
             }
             copies.append((clock.now - copyStart).seconds)
+
+            let hashStart = clock.now
+            var digest = SHA256()
+            for tensor in tensors { tensor.withUnsafeBytes { digest.update(bufferPointer: $0) } }
+            _ = digest.finalize()
+            hashes.append((clock.now - hashStart).seconds)
             logger.debug("benchmark run", metadata: ["run": "\(run)", "publish_s": "\(publish.last!)", "sequential_s": "\(sequential.last!)"])
         }
         let sequentialMBps = Double(publishBytes) / median(sequential) / 1e6
@@ -157,7 +175,15 @@ public enum PublishBenchmark {
                                       sequentialSeconds: sequential, publishSeconds: publish, medianWriteSeconds: median(writes),
                                       medianSyncSeconds: median(syncs), medianCommitSeconds: median(commits),
                                       medianSnapshotCopySeconds: median(copies), sequentialMBps: sequentialMBps,
-                                      publishMBps: publishMBps, ratio: publishMBps / sequentialMBps)
+                                      publishMBps: publishMBps,
+                                      sha256MBpsPerCore: Double(tensors.reduce(0) { $0 + $1.count }) / median(hashes) / 1e6,
+                                      ratio: publishMBps / sequentialMBps)
+    }
+
+    /// Flushes the whole system's dirty data so that one measurement does not pay for the last.
+    private static func settle() {
+        sync()
+        usleep(50_000)
     }
 
     /// Writes `totalBytes` (cycling through the tensors' bytes) into one new file and fsyncs it.

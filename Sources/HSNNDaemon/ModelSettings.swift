@@ -111,14 +111,18 @@ extension ModelConfig {
         case "index.reconstruction_weight": return "\(reconstructionWeight)"
         case "index.auxiliary_weight": return "\(auxiliaryWeight)"
         case "index.remap_every_batches": return "\(remapEveryBatches)"
+        case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "index.restart_move_share": return "\(restartMoveShare)"
         case "index.restart_fraction": return "\(restartFraction)"
+        case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "training.batch_size": return "\(batchSize)"
         case "training.learning_rate": return "\(learningRate)"
         case "training.embedding_learning_rate": return "\(embeddingLearningRate)"
         case "training.gradient_clip": return "\(gradientClip)"
         case "training.seed": return "\(seed)"
         case "training.positive_weight": return "\(positiveWeight)"
+        case "training.sampled_negatives": return "\(sampledNegatives)"
+        case "training.sampled_negative_weight": return "\(sampledNegativeWeight)"
         default: preconditionFailure("ModelConfig key \(path) has no text form; add it to text(of:)")
         }
     }

@@ -8,7 +8,10 @@ import Synchronization
 ///
 /// - On assign: each partition starts at the later of the offset the model state reflects
 ///   (the checkpoint is the source of truth) and the group's committed offset (another
-///   member may have trained further since this state last owned the partition).
+///   member may have trained further since this state last owned the partition). After a
+///   start that fell back past corrupt checkpoint versions, the restored state's offsets win
+///   until this member commits again: the group's offsets were committed by the lost
+///   versions, and the events between are trained again rather than skipped.
 /// - On revoke: fetched records of the partitions are dropped, training pauses between
 ///   chunks, a checkpoint is published and its offsets committed, so the next owner
 ///   starts exactly where this state ends: nothing lost, nothing trained twice.
@@ -30,6 +33,8 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     /// Partitions owned now; the lock is held across commits so a revoke cannot interleave.
     private let owned = Mutex<Set<StreamPartition>>([])
     private let closing = Mutex(false)
+    /// Partitions whose restored offsets win over the group's (see ``preferRestoredOffsets(for:)``).
+    private let restoredWins = Mutex<Set<StreamPartition>>([])
     private let logger: Logger
     private let status: DaemonStatusBoard
 
@@ -48,6 +53,11 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     /// published the final state already.
     func beginClosing() { closing.withLock { $0 = true } }
 
+    /// The state was restored from an older version because newer ones failed verification:
+    /// for `partitions`, start at the state's offsets even where the group committed later ones
+    /// (those reflect the lost versions), until this member commits them again.
+    func preferRestoredOffsets(for partitions: Set<StreamPartition>) { restoredWins.withLock { $0 = partitions } }
+
     /// Commits `offsets` for the partitions this member still owns.
     func commit(_ offsets: [StreamPartition: Int64]) {
         guard let consumer = parts.withLock({ $0?.consumer }) else { return }
@@ -56,6 +66,7 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
             guard !mine.isEmpty else { return }
             do {
                 try consumer.commit(Dictionary(uniqueKeysWithValues: mine.map { (KafkaTopicPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value) }))
+                restoredWins.withLock { $0.subtract(mine.keys) }
             } catch {
                 logger.warning("committing offsets failed; the checkpoint stays the source of truth", metadata: ["error": "\(error)"])
             }
@@ -67,11 +78,16 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
         let committed = (try? consumer.committedOffsets(for: partitions, timeout: .seconds(10))) ?? [:]
         let reflected = p.engine.withTrainingPaused { $0.nextOffsets }
         var start: [KafkaTopicPartition: Int64] = [:]
+        let restoredWins = restoredWins.withLock { $0 }
         for tp in partitions {
             let key = StreamPartition(topic: tp.topic, partition: tp.partition)
             let fromState = reflected[key]
             let fromGroup = committed[tp].flatMap { $0 >= 0 ? $0 : nil }
             switch (fromState, fromGroup) {
+            case let (s?, g?) where g > s && restoredWins.contains(key):
+                start[tp] = s
+                logger.warning("resuming behind the group's committed offset: it was committed by a checkpoint version that failed verification, so these events are trained again", metadata: [
+                    "kafka.partition": "\(key)", "kafka.start_offset": "\(s)", "kafka.committed_offset": "\(g)"])
             case let (s?, g?): start[tp] = max(s, g)
             case let (s?, nil): start[tp] = s
             case let (nil, g?): start[tp] = g

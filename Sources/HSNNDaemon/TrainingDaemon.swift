@@ -67,13 +67,17 @@ public final class TrainingDaemon: Service, Sendable {
             options: CheckpointStoreOptions(keepVersions: s.checkpointKeep, fileMode: s.checkpointFileMode, folderMode: s.checkpointFolderMode),
             logger: logger)
         let restored = try await onDedicatedThread { OwnershipTransfer(try self.restore(from: store)) }
-        let (learner, pipelineState) = restored.value
+        let (learner, pipelineState, fellBack) = restored.value
         let pipeline = pipelineState.map {
             TrainingPipeline(learner: learner, joinerConfiguration: s.joiner, batchSize: s.batchSize, state: $0)
         } ?? TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: s.joiner), batchSize: s.batchSize)
 
         let queue = IngestQueue<IngestItem>(capacity: s.queueCapacity)
         let coordinator = RebalanceCoordinator(status: status, logger: logger)
+        if fellBack, let pipelineState {
+            // The group's committed offsets came from the versions that failed verification.
+            coordinator.preferRestoredOffsets(for: Set(pipelineState.nextOffsets.keys))
+        }
         var properties = s.kafkaProperties
         properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? "10000"
         properties["heartbeat.interval.ms"] = properties["heartbeat.interval.ms"] ?? "1000"
@@ -112,6 +116,7 @@ public final class TrainingDaemon: Service, Sendable {
         let progress = Task { await self.reportProgress(consumer: consumer) }
         try? await gracefulShutdown()
         progress.cancel()
+        await progress.value
 
         logger.info("stopping: finishing the chunk in progress and publishing the final state")
         try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])
@@ -135,11 +140,11 @@ public final class TrainingDaemon: Service, Sendable {
         }
     }
 
-    /// Loads the newest checkpoint that verifies, falling back past corrupt ones.
-    private func restore(from store: CheckpointStore) throws -> (any CheckpointableLearner, TrainingPipeline.State?) {
+    /// Loads the newest checkpoint that verifies, falling back past corrupt ones (`fellBack`).
+    private func restore(from store: CheckpointStore) throws -> (any CheckpointableLearner, TrainingPipeline.State?, fellBack: Bool) {
         guard let loaded = try store.loadLatestVerified() else {
             logger.info("no checkpoint yet: starting from a fresh model", metadata: ["checkpoint.dir": "\(store.directory.path)"])
-            return (try factory.makeFresh(), nil)
+            return (try factory.makeFresh(), nil, false)
         }
         for rejection in loaded.rejected {
             Counter(label: "hsnn_checkpoint_rejected_total").increment()
@@ -154,7 +159,7 @@ public final class TrainingDaemon: Service, Sendable {
             "checkpoint.version": "\(loaded.version.folderName)", "training.examples": "\(state.counters.examplesTrained)",
             "checkpoint.offsets": "\(state.nextOffsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
         ])
-        return (learner, state)
+        return (learner, state, !loaded.rejected.isEmpty)
     }
 
     /// Logs one progress line every few seconds and keeps lag metrics and systemd's STATUS current.

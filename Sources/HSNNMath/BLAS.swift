@@ -58,3 +58,11 @@ public func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) 
 public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { y[i] += a * x[i] }
 }
+
+/// Facts about the BLAS library in use.
+public enum BLASInfo {
+    /// Threads OpenBLAS uses for one GEMM.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The kernel family OpenBLAS selected (e.g. `SkylakeX`, `Haswell`, `Prescott`).
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+}

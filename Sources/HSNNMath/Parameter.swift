@@ -42,15 +42,17 @@ public struct AdamOptimizer: Sendable, Hashable, Codable {
         self.clip = clip
     }
 
-    /// Applies one Adam step to every parameter and zeroes their gradients.
-    public mutating func update(_ parameters: [DenseParameter]) {
+    /// Applies one Adam step to every parameter and zeroes their gradients; `scales[i]`, when
+    /// given, multiplies the learning rate of `parameters[i]`.
+    public mutating func update(_ parameters: [DenseParameter], scales: [Float]? = nil) {
         step += 1
         let t = Float(step)
         let c1 = 1 - powf(beta1, t)
         let c2 = 1 - powf(beta2, t)
-        let lr = learningRate * c2.squareRoot() / c1
+        let baseLR = learningRate * c2.squareRoot() / c1
         let b1 = beta1, b2 = beta2, eps = epsilon * c2.squareRoot(), clip = clip
-        for p in parameters {
+        for (k, p) in parameters.enumerated() {
+            let lr = baseLR * (scales?[k] ?? 1)
             let n = p.count
             let w = p.value.base, g = p.grad.base, m = p.m.base, v = p.v.base
             for i in 0..<n {

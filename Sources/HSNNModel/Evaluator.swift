@@ -9,7 +9,9 @@ import HSNNEvents
 /// - NE = mean test log loss / log loss of always predicting the training click rate.
 /// - Test-period catalog events are applied (new items are indexed at once); deletes are held
 ///   back until after ranking, so an item clicked in the test period and expired later is still
-///   a candidate. Test impressions are never trained on and never update the cross features.
+///   a candidate. Test impressions are never trained on. Ranking uses the online state at the
+///   end of training; NE is progressive: each chunk of test impressions is scored first, then
+///   its outcomes update the cross-feature counters (as in the running daemon), never the weights.
 public final class Evaluator {
     /// Items each user had an impression of in training.
     private var seen: [String: Set<String>] = [:]
@@ -62,6 +64,10 @@ public final class Evaluator {
         public var beamSweep: [[Int]] = []
         /// Evaluate at most this many users (the first by id), 0 = all.
         public var maxUsers = 0
+        /// Update the cross-feature counters with each test chunk after scoring it (NE only; ranking
+        /// uses the state at the end of training).
+        public var progressiveCrossFeatures = true
+        public var progressiveChunk = 256
         public init() {}
     }
 
@@ -73,39 +79,17 @@ public final class Evaluator {
         }
         for (j, imp) in testImpressions.enumerated() {
             if queryFeatures[imp.userID] == nil || truth[imp.userID] == nil { queryFeatures[imp.userID] = imp.userFeatures }
-            if testLabels[j], !(seen[imp.userID]?.contains(imp.itemID) ?? false) {
+            // Users need training history (cold-start users are not part of the protocol).
+            if testLabels[j], let s = seen[imp.userID], !s.contains(imp.itemID) {
                 truth[imp.userID, default: []].insert(imp.itemID)
             }
         }
-        // NE with the model as trained (catalog applied in time order while scoring).
         var report = EvaluationReport()
         let trainCTR = trainImpressions == 0 ? 0.5 : max(min(Double(trainPositives) / Double(trainImpressions), 1 - 1e-6), 1e-6)
         report.trainCTR = trainCTR
         report.testImpressions = testImpressions.count
-        var catalogCursor = 0
-        var logLoss = 0.0, baseLoss = 0.0
-        var start = 0
-        while start < testImpressions.count {
-            let end = min(start + 4096, testImpressions.count)
-            let lastTime = testImpressions[end - 1].timestampMs
-            while catalogCursor < testCatalog.count, testCatalog[catalogCursor].timestampMs <= lastTime {
-                applyHoldingDeletes(testCatalog[catalogCursor], model)
-                catalogCursor += 1
-            }
-            let p = model.score(Array(testImpressions[start..<end]))
-            for j in start..<end {
-                let y = testLabels[j]
-                let q = Double(min(max(p[j - start], 1e-7), 1 - 1e-7))
-                logLoss -= y ? log(q) : log(1 - q)
-                baseLoss -= y ? log(trainCTR) : log(1 - trainCTR)
-            }
-            start = end
-        }
-        while catalogCursor < testCatalog.count { applyHoldingDeletes(testCatalog[catalogCursor], model); catalogCursor += 1 }
-        if !testImpressions.isEmpty {
-            report.testLogLoss = logLoss / Double(testImpressions.count)
-            report.ne = logLoss / max(baseLoss, 1e-12)
-        }
+        // New items of the test period are indexed before ranking; deletes wait until the end.
+        for event in testCatalog { applyHoldingDeletes(event, model) }
         // Retrieval.
         var users = truth.keys.sorted()
         if options.maxUsers > 0 { users = Array(users.prefix(options.maxUsers)) }
@@ -121,30 +105,39 @@ public final class Evaluator {
             }
             return out
         }
-        func run(_ mode: RetrievalMode) -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double) {
+        var reference: [String: Set<String>] = [:]
+        func run(_ mode: RetrievalMode, keep: Bool = false)
+            -> (recall: [Int: Double], itemsScored: Double, nodesScored: Double, seconds: Double, overlap: Double) {
             var sum: [Int: Double] = [:]
-            var scored = 0.0, nodes = 0.0
-            let clock = ContinuousClock.now
+            var scored = 0.0, nodes = 0.0, overlap = 0.0
+            var seconds = 0.0
             for u in users {
+                let clock = ContinuousClock.now
                 let r = model.retrieve(UserQuery(userID: u, userFeatures: queryFeatures[u] ?? Features()), k: kMax, mode: mode,
                                        excluding: seen[u] ?? [])
-                for (k, v) in recall(r.items.map(\.itemID), u) { sum[k, default: 0] += v }
+                let elapsed = clock.duration(to: .now)
+                seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                let ids = r.items.map(\.itemID)
+                for (k, v) in recall(ids, u) { sum[k, default: 0] += v }
                 scored += Double(r.itemsScored)
                 nodes += Double(r.nodesScored)
+                if keep { reference[u] = Set(ids) }
+                if let ref = reference[u], !ref.isEmpty { overlap += Double(ids.reduce(0) { $0 + (ref.contains($1) ? 1 : 0) }) / Double(ref.count) }
             }
             let n = Double(max(users.count, 1))
-            let elapsed = clock.duration(to: .now)
-            return (sum.mapValues { $0 / n }, scored / n, nodes / n,
-                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            return (sum.mapValues { $0 / n }, scored / n, nodes / n, seconds, overlap / n)
         }
         let isIndexed = model.config.kind == .hsnn
+        // Exhaustive first (when asked): its top-K is the reference of the beam's overlap.
+        let ex = isIndexed && options.exhaustive ? run(.exhaustive, keep: true) : nil
         let main = run(isIndexed ? .beam(widths: nil) : .exhaustive)
+        report.beamOverlapWithExhaustive = ex == nil ? 0 : main.overlap
         report.recall = Dictionary(uniqueKeysWithValues: main.recall.map { ("recall@\($0.key)", $0.value) })
         report.itemsScoredPerUser = main.itemsScored
         report.nodesScoredPerUser = main.nodesScored
         report.retrievalSecondsPerUser = main.seconds / Double(max(users.count, 1))
-        if isIndexed && options.exhaustive {
-            let ex = run(.exhaustive)
+        if let ex {
+            report.exhaustiveSecondsPerUser = ex.seconds / Double(max(users.count, 1))
             report.exhaustiveRecall = Dictionary(uniqueKeysWithValues: ex.recall.map { ("recall@\($0.key)", $0.value) })
             report.exhaustiveItemsScoredPerUser = ex.itemsScored
             if let b = main.recall[kMax], let e = ex.recall[kMax], e > 0 { report.beamOverExhaustiveRecall = b / e }
@@ -154,6 +147,7 @@ public final class Evaluator {
                     beam: widths, recall: s.recall[kMax] ?? 0, itemsScoredPerUser: s.itemsScored,
                     itemsScoredShare: s.itemsScored / Double(max(model.liveItemCount, 1)),
                     recallOverExhaustive: (ex.recall[kMax] ?? 0) > 0 ? (s.recall[kMax] ?? 0) / ex.recall[kMax]! : 0,
+                    overlapWithExhaustive: s.overlap,
                     secondsPerUser: s.seconds / Double(max(users.count, 1))))
             }
         }
@@ -169,6 +163,29 @@ public final class Evaluator {
             for (k, v) in recall(list, u) { popSum[k, default: 0] += v }
         }
         report.popularityRecall = Dictionary(uniqueKeysWithValues: popSum.map { ("recall@\($0.key)", $0.value / Double(max(users.count, 1))) })
+        // NE, progressive: each chunk of test impressions is scored, then its outcomes update the
+        // online cross-feature counters (never the weights), as the daemon's counters would.
+        var logLoss = 0.0, baseLoss = 0.0
+        var start = 0
+        while start < testImpressions.count {
+            let end = min(start + options.progressiveChunk, testImpressions.count)
+            let chunk = Array(testImpressions[start..<end])
+            let p = model.score(chunk)
+            for j in start..<end {
+                let y = testLabels[j]
+                let q = Double(min(max(p[j - start], 1e-7), 1 - 1e-7))
+                logLoss -= y ? log(q) : log(1 - q)
+                baseLoss -= y ? log(trainCTR) : log(1 - trainCTR)
+            }
+            if options.progressiveCrossFeatures {
+                model.recordOutcomes(zip(chunk, testLabels[start..<end]).map { LabeledExample(impression: $0, clicked: $1) })
+            }
+            start = end
+        }
+        if !testImpressions.isEmpty {
+            report.testLogLoss = logLoss / Double(testImpressions.count)
+            report.ne = logLoss / max(baseLoss, 1e-12)
+        }
         for d in heldBackDeletes { model.apply(d) }
         heldBackDeletes = []
         return report
@@ -186,6 +203,8 @@ public struct BeamSweepPoint: Sendable, Hashable, Codable {
     public var itemsScoredPerUser: Double
     public var itemsScoredShare: Double
     public var recallOverExhaustive: Double
+    /// Share of the exhaustive top-K that the beam also returns.
+    public var overlapWithExhaustive: Double
     public var secondsPerUser: Double
 }
 
@@ -201,6 +220,9 @@ public struct EvaluationReport: Sendable, Hashable, Codable {
     public var exhaustiveRecall: [String: Double] = [:]
     public var popularityRecall: [String: Double] = [:]
     public var beamOverExhaustiveRecall = 0.0
+    /// Share of the exhaustive top-K that beam search also returns (mean over users).
+    public var beamOverlapWithExhaustive = 0.0
+    public var exhaustiveSecondsPerUser = 0.0
     public var itemsScoredPerUser = 0.0
     public var itemsScoredShare = 0.0
     public var nodesScoredPerUser = 0.0

@@ -27,6 +27,8 @@ final class ItemCatalog {
     var popClicks: [Float] = []
     var popUpdatedMs: [Int64] = []
     private(set) var liveCount = 0
+    /// Bumped on every catalog change (serving caches compare it to skip their staleness scan).
+    private(set) var mutations: Int64 = 0
 
     init(valuesPerItem: Int, denseWidth: Int) {
         self.valuesPerItem = valuesPerItem
@@ -41,6 +43,7 @@ final class ItemCatalog {
     func ensure(_ id: String, atMs t: Int64) -> Int32 {
         if let i = indexByID[id] { return i }
         let i = Int32(ids.count)
+        mutations += 1
         ids.append(id)
         indexByID[id] = i
         valueHash.append(contentsOf: repeatElement(0, count: valuesPerItem))
@@ -61,6 +64,7 @@ final class ItemCatalog {
     /// Sets the features of item `i` from a catalog upsert and makes it live.
     func setFeatures(_ i: Int32, _ features: Features, layout: inout FeatureLayout, atMs t: Int64) {
         let item = Int(i), base = item * valuesPerItem
+        mutations += 1
         var k = 0
         for j in 0..<valuesPerItem { valueHash[base + j] = 0; valueSlot[base + j] = 0 }
         for j in 0..<denseWidth { dense[item * denseWidth + j] = 0 }
@@ -87,6 +91,7 @@ final class ItemCatalog {
     /// Marks item `i` deleted (never retrievable until upserted again).
     func delete(_ i: Int32) {
         let item = Int(i)
+        mutations += 1
         if live[item] { live[item] = false; liveCount -= 1 }
         version[item] &+= 1
     }

@@ -35,6 +35,8 @@ final class LearnedIndex {
     var movesTotal: Int64 = 0
     var movesLastRemap: Int64 = 0
     var remaps: Int64 = 0
+    /// Empty level-1 nodes moved onto crowded regions at full re-mappings.
+    var reseeded: Int64 = 0
     /// Running mean of the projected item vectors, subtracted before normalisation so item
     /// vectors spread over the sphere instead of sharing one dominant direction.
     var center: [Float]
@@ -142,7 +144,8 @@ final class LearnedIndex {
     /// Puts item `i` on leaf path `newPath`; counts a move when it was indexed elsewhere.
     func assign(item i: Int, path newPath: UnsafePointer<Int32>, vector: UnsafePointer<Float>) {
         ensureCapacity(items: i + 1)
-        (UnsafeMutablePointer(mutating: itemVectors) + i * dim).update(from: vector, count: dim)
+        let d = dim
+        itemVectors.withUnsafeMutableBufferPointer { ($0.baseAddress! + i * d).update(from: vector, count: d) }
         var same = memberPosition[i] >= 0
         for t in 0..<levels where path[i * levels + t] != newPath[t] { same = false }
         if same { return }
@@ -186,19 +189,21 @@ final class LearnedIndex {
     func recomputeRepresentatives() {
         let first = Matrix(rows: sizes[0], cols: dim), norms = Matrix(rows: sizes[0], cols: 1)
         normalizedFirstCodebook(into: first, norms: norms)
-        let emb = UnsafeMutablePointer<Float>.allocate(capacity: dim)
-        defer { emb.deallocate() }
         for t in 0..<levels {
             let count = nodeCount(level: t)
             var best = [Int32](repeating: -1, count: count)
             var bestD = [Float](repeating: .infinity, count: count)
-            for i in 0..<memberPosition.count where memberPosition[i] >= 0 {
-                let n = node(item: i, level: t)
-                nodeEmbedding(level: t, node: n, firstNormalized: first, into: emb)
-                let v = itemVectors.withUnsafeBufferPointer { $0.baseAddress! + i * dim }
-                var d: Float = 0
-                for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
-                if d < bestD[n] { bestD[n] = d; best[n] = Int32(i) }
+            let embeddings = Matrix(rows: count, cols: dim)
+            for n in 0..<count { nodeEmbedding(level: t, node: n, firstNormalized: first, into: embeddings.row(n)) }
+            itemVectors.withUnsafeBufferPointer { vectors in
+                for i in 0..<memberPosition.count where memberPosition[i] >= 0 {
+                    let n = node(item: i, level: t)
+                    let emb = embeddings.row(n)
+                    let v = vectors.baseAddress! + i * dim
+                    var d: Float = 0
+                    for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
+                    if d < bestD[n] { bestD[n] = d; best[n] = Int32(i) }
+                }
             }
             representatives[t] = best
         }
@@ -235,7 +240,8 @@ final class LearnedIndex {
             levels: levels, codebookSizes: sizes, indexedItems: sizesNonEmpty.reduce(0, +), liveItems: liveItems,
             leaves: members.count, emptyLeaves: empty, nonEmptyNodesPerLevel: nonEmptyPerLevel,
             leafSizeMin: sizesNonEmpty.first ?? 0, leafSizeP50: pct(0.5), leafSizeP90: pct(0.9), leafSizeP99: pct(0.99),
-            leafSizeMax: sizesNonEmpty.last ?? 0, movesTotal: movesTotal, movesLastRemap: movesLastRemap, remaps: remaps)
+            leafSizeMax: sizesNonEmpty.last ?? 0, movesTotal: movesTotal, movesLastRemap: movesLastRemap, remaps: remaps,
+            reseededNodes: reseeded)
     }
 }
 
@@ -260,4 +266,6 @@ public struct IndexStatistics: Sendable, Hashable, Codable {
     /// Moves in the last full re-mapping pass.
     public var movesLastRemap: Int64
     public var remaps: Int64
+    /// Empty level-1 nodes re-seeded onto crowded regions.
+    public var reseededNodes: Int64
 }

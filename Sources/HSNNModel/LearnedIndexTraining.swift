@@ -85,7 +85,6 @@ extension LearnedIndex {
                 let rr = r.row(row)
                 let rn = dot(rr, rr, d)
                 let sr = s.row(row), ar = a.row(row)
-                var best = 0
                 var maxZ = -Float.infinity
                 for j in 0..<k {
                     let cj = c.row(j)
@@ -93,13 +92,12 @@ extension LearnedIndex {
                     let z = -alpha * dist
                     sr[j] = dist
                     ar[j] = z
-                    if z > maxZ { maxZ = z; best = j }
+                    if z > maxZ { maxZ = z }
                 }
                 if hard {
                     // Serving path: the hard residual chain, as in `hardPath`.
                     let m = Int(ws.hard[row * levels + t])
                     for j in 0..<k { ar[j] = j == m ? 1 : 0 }
-                    _ = best
                 } else {
                     var sum: Float = 0
                     for j in 0..<k { let e = expf(ar[j] - maxZ); ar[j] = e; sum += e }
@@ -182,7 +180,7 @@ extension LearnedIndex {
         for t in stride(from: levels - 1, through: 0, by: -1) {
             let k = sizes[t]
             let c = t == 0 ? ws.firstNormalized : codebooks[t].value
-            let a = ws.assignment[t], r = ws.residual[t], dist = ws.scores[t]
+            let a = ws.assignment[t], r = ws.residual[t]
             // Gradient of c_bar_t: path embeddings at and below t, minus the next residual's gradient.
             for i in 0..<(n * d) { ws.dSoft.base[i] += ws.pathGrad[t].base[i] }
             let dCbar = ws.dResidual
@@ -202,7 +200,6 @@ extension LearnedIndex {
                 for j in 0..<k { dr[j] += bg[j]; s += ar[j] * dr[j] }
                 for j in 0..<k { dr[j] = -alpha * ar[j] * (dr[j] - s) }
             }
-            _ = dist
             // dist_jk = ||r_j - c_k||^2: dr_j += 2 (sum_k dd_jk) r_j - 2 (dd C)_j ; dC += -2 (dd^T r - colsum(dd) c).
             let dR = ws.dResidualNext  // becomes dr_t (gradient of this level's residual input)
             sgemm(.none, .none, m: n, n: d, k: k, alpha: -2, a: da.base, lda: k, b: c.base, ldb: d, beta: 1, c: dR.base, ldc: d)

@@ -77,7 +77,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Beam width per index level at serving.
     public var beam: [Int] = [24, 64]
     public var maxAlpha: Double = 200
-    public var minAlpha: Double = 2
+    public var minAlpha: Double = 20
     public var alphaExponent: Double = 1
     /// Schedule length `T` in trained events.
     public var scheduleEvents: Int = 400_000
@@ -89,6 +89,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var balanceWindow: Int = 16
     public var reconstructionWeight: Double = 0.5
     public var auxiliaryWeight: Double = 0.1
+    /// Learning-rate multiplier of the node embeddings.
+    public var codebookLearningRateScale: Double = 0.1
     /// Full re-mapping of every live item every this many batches.
     public var remapEveryBatches: Int = 200
     /// When a full re-mapping moves more than this share of items, the temperature schedule
@@ -102,6 +104,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var embeddingLearningRate: Double = 0.05
     public var gradientClip: Double = 10
     public var seed: UInt64 = 7
+    /// Sampled negatives per impression: the same user with uniformly drawn live items, label 0
+    /// (0 = impressions only). They never update the cross features.
+    public var sampledNegatives: Int = 0
+    /// Loss weight of a sampled negative.
+    public var sampledNegativeWeight: Double = 1
     /// Weight of positive examples in the loss.
     public var positiveWeight: Double = 1
 
@@ -126,10 +133,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("index.beam", "beam per level"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
         ("index.schedule_events", "temperature schedule length T"), ("index.warmup_fraction", ""),
         ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
-        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""),
+        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
         ("index.restart_move_share", ""), ("index.restart_fraction", ""),
         ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
-        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
+        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""), ("training.sampled_negatives", "per impression"),
+        ("training.sampled_negative_weight", ""),
     ]
 
     /// Sets `key` (e.g. `index.nodes`) from its text form (`[256,16]`, `0.01`, `two_tower`).
@@ -201,6 +209,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         case "index.reconstruction_weight": reconstructionWeight = try double()
         case "index.auxiliary_weight": auxiliaryWeight = try double()
         case "index.remap_every_batches": remapEveryBatches = try int()
+        case "index.codebook_learning_rate_scale": codebookLearningRateScale = try double()
         case "index.restart_move_share": restartMoveShare = try double()
         case "index.restart_fraction": restartFraction = try double()
         case "training.batch_size": batchSize = try int()
@@ -211,6 +220,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
             guard let s = UInt64(v) else { throw .badValue(key, text, "a non-negative integer") }
             seed = s
         case "training.positive_weight": positiveWeight = try double()
+        case "training.sampled_negatives": sampledNegatives = try int()
+        case "training.sampled_negative_weight": sampledNegativeWeight = try double()
         default: throw .unknownKey(key)
         }
     }

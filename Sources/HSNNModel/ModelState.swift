@@ -30,6 +30,7 @@ struct ModelStateHeader: Codable {
     var indexMovesTotal: Int64
     var indexMovesLastRemap: Int64
     var indexRemaps: Int64
+    var indexReseeded: Int64
     var indexVersion: Int64
     var indexRepresentativesDirty: Bool
     var indexCodebookSeeded: Bool
@@ -111,7 +112,7 @@ extension RetrievalModel {
             formatVersion: ModelSnapshot.formatVersion, config: config, layout: layout, counters: counters, adamStep: adam.step,
             rngState: rng.state, crossGlobalImpressions: cross.globalImpressions, crossGlobalClicks: cross.globalClicks,
             crossGlobalUpdatedMs: cross.globalUpdatedMs, indexMovesTotal: index?.movesTotal ?? 0,
-            indexMovesLastRemap: index?.movesLastRemap ?? 0, indexRemaps: index?.remaps ?? 0, indexVersion: index?.version ?? 0,
+            indexMovesLastRemap: index?.movesLastRemap ?? 0, indexRemaps: index?.remaps ?? 0, indexReseeded: index?.reseeded ?? 0, indexVersion: index?.version ?? 0,
             indexRepresentativesDirty: index?.representativesDirty ?? false, indexCodebookSeeded: index?.codebookSeeded ?? false,
             indexCenter: index?.center ?? [], balanceWindowCounts: index?.windowCounts ?? [],
             itemCount: catalog.count, indexedItemCapacity: index?.memberPosition.count ?? 0)
@@ -296,6 +297,7 @@ extension RetrievalModel {
             index.movesTotal = header.indexMovesTotal
             index.movesLastRemap = header.indexMovesLastRemap
             index.remaps = header.indexRemaps
+            index.reseeded = header.indexReseeded
             index.version = header.indexVersion
             index.representativesDirty = header.indexRepresentativesDirty
             index.codebookSeeded = header.indexCodebookSeeded

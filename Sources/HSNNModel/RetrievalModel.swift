@@ -52,6 +52,8 @@ public final class RetrievalModel {
     var rng: SeededRandom
     public internal(set) var counters = TrainingCounters()
     let denseParameters: [DenseParameter]
+    /// Per-parameter learning-rate multipliers (node embeddings learn slower than weights).
+    let learningRateScales: [Float]
 
     let userWidth: Int
     let itemWidth: Int
@@ -109,6 +111,8 @@ public final class RetrievalModel {
         if let index { dense += index.parameters }
         if config.kind == .hsnn { dense += [ensembleWeight, ensembleBias] }
         denseParameters = dense
+        let books = Set((index?.codebooks ?? []).map { ObjectIdentifier($0) })
+        learningRateScales = dense.map { books.contains(ObjectIdentifier($0)) ? Float(config.codebookLearningRateScale) : 1 }
         adam = AdamOptimizer(learningRate: Float(config.learningRate), clip: Float(config.gradientClip))
         self.rng = rng
     }
@@ -218,6 +222,43 @@ public final class RetrievalModel {
         remapAll()
     }
 
+    /// Moves every empty level-1 node onto an item of the most crowded leaves (the usual remedy
+    /// for dead codes in learned quantisers), resetting its optimizer moments. Returns the count.
+    @discardableResult
+    func reseedEmptyNodes() -> Int {
+        guard let index else { return 0 }
+        let k = index.sizes[0]
+        var size = [Int](repeating: 0, count: k)
+        for i in 0..<index.memberPosition.count where index.memberPosition[i] >= 0 { size[Int(index.path[i * index.levels])] += 1 }
+        let empty = (0..<k).filter { size[$0] == 0 }
+        guard !empty.isEmpty else { return 0 }
+        // Donor items: members of the largest level-1 nodes, taken round-robin, deterministic.
+        let order = (0..<k).sorted { size[$0] > size[$1] || (size[$0] == size[$1] && $0 < $1) }
+        var donors: [Int] = []
+        var byNode = [[Int]](repeating: [], count: k)
+        for i in 0..<index.memberPosition.count where index.memberPosition[i] >= 0 { byNode[Int(index.path[i * index.levels])].append(i) }
+        var round = 1
+        while donors.count < empty.count && round < 64 {
+            for n in order where size[n] > round && donors.count < empty.count {
+                let list = byNode[n]
+                donors.append(list[(round * 7919) % list.count])
+            }
+            round += 1
+        }
+        let book = index.codebooks[0]
+        for (n, donor) in zip(empty, donors) {
+            let v = index.itemVectors.withUnsafeBufferPointer { $0.baseAddress! + donor * index.dim }
+            for j in 0..<index.dim {
+                // A small deterministic offset so the new node does not tie with the donor's node.
+                book.value[n, j] = v[j] + 0.01 * Float((j &* 31 &+ n) % 7 - 3)
+                book.m[n, j] = 0
+                book.v[n, j] = 0
+            }
+        }
+        index.reseeded += Int64(min(empty.count, donors.count))
+        return min(empty.count, donors.count)
+    }
+
     /// Re-maps every live item with the current weights (the periodic full pass), recomputes
     /// the representatives, and restarts the temperature schedule softly when many items moved
     /// (when configured). Returns the number of items that changed leaf.
@@ -230,6 +271,7 @@ public final class RetrievalModel {
         for i in 0..<catalog.count where catalog.live[i] { live.append(Int32(i)) }
         index.ensureCapacity(items: catalog.count)
         refreshItems(live, assign: true)
+        if reseedEmptyNodes() > 0 { refreshItems(live, assign: true) }
         index.recomputeRepresentatives()
         let moves = index.movesTotal - before
         index.movesLastRemap = moves
@@ -246,11 +288,55 @@ public final class RetrievalModel {
     /// Trains on labelled examples in order, in mini-batches of `config.batchSize`, then
     /// updates the cross features and the index mapping of the items in each batch.
     public func train(_ examples: [LabeledExample]) {
+        let negatives = config.sampledNegatives
+        if negatives > 0 {
+            // Each impression is followed by `negatives` sampled (user, random live item) negatives.
+            var all: [LabeledExample] = []
+            var sampled: [Bool] = []
+            all.reserveCapacity(examples.count * (1 + negatives))
+            for ex in examples {
+                all.append(ex); sampled.append(false)
+                for _ in 0..<negatives {
+                    guard let item = randomLiveItem() else { break }
+                    var imp = ex.impression
+                    imp.itemID = catalog.ids[item]
+                    all.append(LabeledExample(impression: imp, clicked: false)); sampled.append(true)
+                }
+            }
+            var start = 0
+            while start < all.count {
+                let end = min(start + config.batchSize, all.count)
+                trainStep(all[start..<end], sampled: sampled[start..<end])
+                start = end
+            }
+            return
+        }
         var start = 0
         while start < examples.count {
             let end = min(start + config.batchSize, examples.count)
-            trainStep(examples[start..<end])
+            trainStep(examples[start..<end], sampled: nil)
             start = end
+        }
+    }
+
+    /// A uniformly drawn live item (nil when none is found quickly).
+    func randomLiveItem() -> Int? {
+        guard catalog.liveCount > 0 else { return nil }
+        for _ in 0..<32 {
+            let i = Int(rng.next() % UInt64(catalog.count))
+            if catalog.live[i] { return i }
+        }
+        return nil
+    }
+
+    /// Updates the online state (cross-feature counters, item popularity, clock) from examples
+    /// without training the weights.
+    public func recordOutcomes(_ examples: [LabeledExample]) {
+        for ex in examples {
+            let imp = ex.impression
+            let i = catalog.ensure(imp.itemID, atMs: imp.timestampMs)
+            cross.record(user: stableHash("user_id", imp.userID), item: Int(i), clicked: ex.clicked, catalog: catalog, nowMs: imp.timestampMs)
+            counters.nowMs = max(counters.nowMs, imp.timestampMs)
         }
     }
 
@@ -267,13 +353,16 @@ public final class RetrievalModel {
         return Float(config.indexLossWeight * x)
     }
 
-    func trainStep(_ examples: ArraySlice<LabeledExample>) {
+    func trainStep(_ examples: ArraySlice<LabeledExample>, sampled: ArraySlice<Bool>?) {
         guard !examples.isEmpty else { return }
         if let index, !index.codebookSeeded { seedCodebook() }
         if let index, index.representativesDirty { index.recomputeRepresentatives() }
         featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
+        if let sampled {
+            for j in 0..<batch.count where sampled[sampled.startIndex + j] { batch.weights[j] = Float(config.sampledNegativeWeight) }
+        }
         let losses = forwardBackward(withGradients: true, hard: false)
-        adam.update(denseParameters)
+        adam.update(denseParameters, scales: learningRateScales)
         let lr = Float(config.embeddingLearningRate)
         userTable.adagradUpdate(learningRate: lr)
         itemTable.adagradUpdate(learningRate: lr)
@@ -287,10 +376,12 @@ public final class RetrievalModel {
         let ws = batch
         for j in 0..<ws.count {
             let i = Int(ws.items[j])
+            if let sampled, sampled[sampled.startIndex + j] { continue }
             cross.record(user: ws.users[j], item: i, clicked: ws.labels[j] > 0, catalog: catalog, nowMs: ws.times[j])
             catalog.lastSeenMs[i] = max(catalog.lastSeenMs[i], ws.times[j])
             counters.nowMs = max(counters.nowMs, ws.times[j])
             if ws.labels[j] > 0 { counters.positivesTrained += 1 }
+            counters.examplesTrained += 1
         }
         if let index, let iws = ws.indexWS {
             index.ensureCapacity(items: catalog.count)
@@ -301,7 +392,6 @@ public final class RetrievalModel {
             let sums = index.balance(iws, rows: ws.count).sums
             for t in 0..<index.levels { index.pushWindow(level: t, sums: sums[t], count: ws.count) }
         }
-        counters.examplesTrained += Int64(ws.count)
         counters.scheduleEvents += Int64(ws.count)
         counters.batches += 1
         if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {
@@ -317,7 +407,7 @@ public final class RetrievalModel {
         ws.count = count
         ws.userBatch.reset(fields: layout.userSlots)
         ws.itemBatch.reset(fields: layout.itemSlots)
-        let e = config.embeddingDim, dw = config.maxDenseFeatures, buckets = UInt64(config.hashBuckets)
+        let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
         ws.crossIn.rows = count
         var j = 0
         for (imp, clicked) in examples {
@@ -350,7 +440,6 @@ public final class RetrievalModel {
         // Pooled embeddings (the dense columns were written above and are kept).
         userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
         itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
-        _ = dw
         writeItemDense(ws.items.prefix(count), into: ws.itemIn)
     }
 

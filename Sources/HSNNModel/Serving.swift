@@ -35,6 +35,8 @@ struct ServingCache {
     var nodeOut: [Matrix] = []
     var nodeItemIn: [Matrix] = []
     var nodeHasItems: [[Bool]] = []
+    /// (weights version, catalog mutations) at the last full staleness scan.
+    var itemsCheckedAt: (Int64, Int64) = (-1, -1)
 
     mutating func ensure(items: Int, width w: Int) {
         width = w
@@ -103,13 +105,16 @@ extension RetrievalModel {
         if let index, index.representativesDirty { index.recomputeRepresentatives() }
         let w = itemModel.itemRows * config.dim
         servingCache.ensure(items: catalog.count, width: w)
-        var stale: [Int32] = []
-        for i in 0..<catalog.count where catalog.live[i] {
-            if servingCache.itemWeights[i] != counters.weightsVersion || servingCache.itemVersion[i] != catalog.version[i] {
-                stale.append(Int32(i))
+        if servingCache.itemsCheckedAt != (counters.weightsVersion, catalog.mutations) {
+            var stale: [Int32] = []
+            for i in 0..<catalog.count where catalog.live[i] {
+                if servingCache.itemWeights[i] != counters.weightsVersion || servingCache.itemVersion[i] != catalog.version[i] {
+                    stale.append(Int32(i))
+                }
             }
+            if !stale.isEmpty { refreshItems(stale, assign: false) }
+            servingCache.itemsCheckedAt = (counters.weightsVersion, catalog.mutations)
         }
-        if !stale.isEmpty { refreshItems(stale, assign: false) }
         guard let index else { return }
         if servingCache.nodeWeights == counters.weightsVersion && servingCache.nodeIndexVersion == index.version { return }
         let ws = serving

@@ -2,7 +2,7 @@
 // never from the system generator, so a seed fixes the whole stream on every run.
 
 /// SplitMix64: expands one 64-bit seed into well-mixed 64-bit words (used to seed ``Xoshiro256StarStar``).
-public struct SplitMix64: Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }

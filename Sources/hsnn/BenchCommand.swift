@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure decoding, training, retrieval, checkpoint publishing and end-to-end throughput on this machine.",
-        subcommands: [Decode.self, Publish.self, Sgemm.self, EndToEnd.self])
+        subcommands: [Decode.self, Publish.self, Sgemm.self, Model.self, Retrieval.self, EndToEnd.self])
 
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(

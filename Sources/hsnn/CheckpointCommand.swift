@@ -38,10 +38,10 @@ struct CheckpointCommonOptions: ParsableArguments {
     }
 }
 
-private func parseVersion(_ text: String?) throws -> CheckpointVersion? {
-    guard let text else { return nil }
-    do { return try CheckpointVersion(parsing: text) } catch {
-        throw ValidationError("\(error)")
+/// Parses a VERSION argument (`42`, `v00000042` or a version folder's path).
+private func parseVersion(_ text: String) throws -> CheckpointVersion {
+    do { return try CheckpointVersion(parsing: text) } catch let error as CheckpointError {
+        throw ValidationError(error.description)
     }
 }
 
@@ -66,11 +66,11 @@ extension CheckpointCommand {
 
         @OptionGroup var common: CheckpointCommonOptions
 
-        @Argument(help: "The version (default: LATEST).")
-        var version: String?
+        @Argument(help: "The version (default: LATEST).", transform: parseVersion)
+        var version: CheckpointVersion?
 
         func run() throws {
-            try common.emit(common.openStore().show(parseVersion(version)))
+            try common.emit(common.openStore().show(version))
         }
     }
 
@@ -80,8 +80,8 @@ extension CheckpointCommand {
 
         @OptionGroup var common: CheckpointCommonOptions
 
-        @Argument(help: "The version (default: LATEST).")
-        var version: String?
+        @Argument(help: "The version (default: LATEST).", transform: parseVersion)
+        var version: CheckpointVersion?
 
         @Flag(help: "Verify every version instead of one.")
         var all = false
@@ -91,7 +91,7 @@ extension CheckpointCommand {
         }
 
         func run() throws {
-            let report = try common.openStore().verifyReport(parseVersion(version), all: all)
+            let report = try common.openStore().verifyReport(version, all: all)
             try common.emit(report)
             if !report.ok { throw ExitCode(1) }
         }
@@ -103,14 +103,14 @@ extension CheckpointCommand {
 
         @OptionGroup var common: CheckpointCommonOptions
 
-        @Argument(help: "The first version.")
-        var a: String
+        @Argument(help: "The first version.", transform: parseVersion)
+        var a: CheckpointVersion
 
-        @Argument(help: "The second version.")
-        var b: String
+        @Argument(help: "The second version.", transform: parseVersion)
+        var b: CheckpointVersion
 
         func run() throws {
-            try common.emit(common.openStore().diff(parseVersion(a)!, parseVersion(b)!))
+            try common.emit(common.openStore().diff(a, b))
         }
     }
 
@@ -137,14 +137,14 @@ extension CheckpointCommand {
 
         @OptionGroup var common: CheckpointCommonOptions
 
-        @Argument(help: "The version to pin.")
-        var version: String
+        @Argument(help: "The version to pin.", transform: parseVersion)
+        var version: CheckpointVersion
 
         @Option(help: "Why it is pinned (stored in the PINNED file).")
         var reason: String?
 
         func run() throws {
-            try common.emit(common.openStore().pinReport(parseVersion(version)!, reason: reason))
+            try common.emit(common.openStore().pinReport(version, reason: reason))
         }
     }
 
@@ -153,11 +153,11 @@ extension CheckpointCommand {
 
         @OptionGroup var common: CheckpointCommonOptions
 
-        @Argument(help: "The version to unpin.")
-        var version: String
+        @Argument(help: "The version to unpin.", transform: parseVersion)
+        var version: CheckpointVersion
 
         func run() throws {
-            try common.emit(common.openStore().unpinReport(parseVersion(version)!))
+            try common.emit(common.openStore().unpinReport(version))
         }
     }
 }

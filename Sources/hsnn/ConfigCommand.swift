@@ -12,9 +12,11 @@ struct ConfigOptions: ParsableArguments {
     var overrides: [String] = []
 
     /// The configuration, or a `ValidationError` listing every problem with its key and source.
-    func load() throws -> Configuration {
+    func load() throws -> Configuration { try Self.load(file: config, overrides: overrides) }
+
+    static func load(file: String?, overrides: [String]) throws -> Configuration {
         do {
-            return try ConfigLoader(schema: ModelSettings.schema).load(file: config, overrides: overrides)
+            return try ConfigLoader(schema: ModelSettings.schema).load(file: file, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }
@@ -39,7 +41,7 @@ struct ConfigCommand: ParsableCommand {
         var overrides: [String] = []
 
         func run() throws {
-            let configuration = try ConfigOptions(config: file, overrides: overrides).load()
+            let configuration = try ConfigOptions.load(file: file, overrides: overrides)
             print(configuration.renderEffective(), terminator: "")
         }
     }
@@ -50,13 +52,5 @@ struct ConfigCommand: ParsableCommand {
         func run() {
             print(ModelSettings.schema.markdownReference(), terminator: "")
         }
-    }
-}
-
-extension ConfigOptions {
-    init(config: String?, overrides: [String]) {
-        self.init()
-        self.config = config
-        self.overrides = overrides
     }
 }

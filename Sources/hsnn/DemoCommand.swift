@@ -33,10 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
     var clickEvents = false
 
     func run() async throws {
-        var config = options
-        if config.config == nil, FileManager.default.fileExists(atPath: "config/dev.toml") { config.config = "config/dev.toml" }
-        config.overrides.insert("kafka.brokers=embedded", at: 0)
-        let configuration = try config.load()
+        let file = options.config ?? (FileManager.default.fileExists(atPath: "config/dev.toml") ? "config/dev.toml" : nil)
+        let configuration = try ConfigOptions.load(file: file, overrides: ["kafka.brokers=embedded"] + options.overrides)
         var synth = SynthConfig(seed: seed)
         synth.numImpressions = events
         synth.emitClickEvents = clickEvents
@@ -47,7 +45,8 @@ struct DemoCommand: AsyncParsableCommand {
         var runtime = DaemonRuntime(configuration: configuration, status: status) { bootstrap in
             let thread = Thread {
                 do {
-                    _ = try DemoProducer.produce(streamConfig, impressions: trainImpressions, bootstrap: bootstrap, settings: settings)
+                    _ = try DemoProducer.produce(streamConfig, impressions: trainImpressions, bootstrap: bootstrap,
+                                                 settings: settings, status: status)
                 } catch {
                     Logger(label: "hsnn.demo").error("demo producer failed", metadata: ["error": "\(error)"])
                 }
@@ -83,8 +82,17 @@ private struct DemoSummary: Encodable {
 
 /// Produces the first `impressions` impressions of a synthetic stream (and the catalog events
 /// among them) to the daemon's topics.
+///
+/// It stays at most ``maxAhead`` impressions ahead of training: the embedded broker keeps
+/// only the newest few MiB of each partition, so a producer far ahead would lose events.
 enum DemoProducer {
-    static func produce(_ synth: SynthConfig, impressions: Int, bootstrap: String, settings: DaemonSettings) throws -> Int64 {
+    static let maxAhead: Int64 = 40_000
+
+    /// Impressions the daemon has read so far.
+    private static func consumed(_ status: DaemonStatusBoard) -> Int64 { status.current.joiner.impressions }
+
+    static func produce(_ synth: SynthConfig, impressions: Int, bootstrap: String, settings: DaemonSettings,
+                        status: DaemonStatusBoard) throws -> Int64 {
         var logger = Logger(label: "hsnn.demo.producer")
         logger.logLevel = .warning
         let producer = try KafkaProducer(
@@ -103,6 +111,10 @@ enum DemoProducer {
                 try producer.send(topic: settings.itemsTopic, key: Array(e.itemID.utf8), value: bytes)
             case .impression(let e):
                 if impressionCount == Int64(impressions) { break }
+                while impressionCount - consumed(status) > maxAhead {
+                    producer.poll()
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
                 impressionCount += 1
                 try producer.send(topic: settings.eventsTopic, key: Array(e.userID.utf8), value: bytes)
             case .click(let e):

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Logging
+import HSNNCheckpoint
 import Foundation
 import HSNNEvents
 import HSNNModel
@@ -27,9 +29,32 @@ enum ModelCLI {
         return config
     }
 
-    /// Loads a model folder, with an operator-facing error.
+    /// Loads a model with an operator-facing error. `path` is a model folder written by
+    /// `hsnn train`, a checkpoint directory (the version `LATEST` names, after verifying its
+    /// files; older ones if it is corrupt) or one checkpoint version folder (verified).
     static func loadModel(_ path: String) throws -> RetrievalModel {
-        do { return try RetrievalModel.load(from: URL(fileURLWithPath: path)) } catch {
+        do {
+            if FileManager.default.fileExists(atPath: path + "/" + ModelSnapshot.fileNames[0]),
+               !FileManager.default.fileExists(atPath: path + "/" + CheckpointManifest.fileName) {
+                return try RetrievalModel.load(from: URL(fileURLWithPath: path))
+            }
+            let location = try CheckpointLocation(resolving: path)
+            var logger = Logger(label: "hsnn.model")
+            logger.logLevel = .warning
+            let store = try CheckpointStore(directory: location.directory, logger: logger, create: false)
+            let loaded: LoadedCheckpoint
+            if let version = location.version {
+                loaded = try store.load(version)
+            } else if let latest = try store.loadLatestVerified() {
+                loaded = latest
+            } else {
+                throw ValidationError("\(path) holds no model: give a model folder from hsnn train, a checkpoint directory or a version folder")
+            }
+            defer { loaded.lease.release() }
+            return try RetrievalModel.load(from: loaded.folder)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
             throw ValidationError("\(error)")
         }
     }

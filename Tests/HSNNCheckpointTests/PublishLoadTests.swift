@@ -50,6 +50,29 @@ struct PublishLoadTests {
         #expect(try SafetensorsFile(path: older.folder.path + "/weights.safetensors").floats("encoder.weight") == sampleWeights(seed: 1))
     }
 
+    @Test("files rewritten, renamed or deleted by the writer are checksummed as finally written")
+    func writerRewritesFiles() throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory.checkpoints)
+        let result = try store.publish(metadata: sampleMetadata(events: 1)) { folder in
+            let path = folder.path + "/rewritten.bin"
+            try Data(repeating: 1, count: 1 << 20).write(to: URL(fileURLWithPath: path))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: 4096)
+            try handle.write(contentsOf: Data(repeating: 2, count: 16))   // same size, new content
+            try handle.close()
+            try Data(repeating: 3, count: 1000).write(to: folder.appendingPathComponent("draft.bin"))
+            try FileManager.default.moveItem(atPath: folder.path + "/draft.bin", toPath: folder.path + "/final.bin")
+            try Data(repeating: 4, count: 10).write(to: folder.appendingPathComponent("scratch.bin"))
+            try FileManager.default.removeItem(atPath: folder.path + "/scratch.bin")
+            try FileManager.default.createDirectory(atPath: folder.path + "/sub/deeper", withIntermediateDirectories: true)
+            try Data(repeating: 5, count: 100).write(to: folder.appendingPathComponent("sub/deeper/leaf.bin"))
+        }
+        #expect(result.manifest.files.map(\.path) == ["final.bin", "rewritten.bin", "sub/deeper/leaf.bin"])
+        let report = try store.verify()
+        #expect(report.ok, "\(report.problems)")
+    }
+
     @Test("publishing from a background task returns the same result")
     func background() async throws {
         let directory = try TemporaryDirectory()

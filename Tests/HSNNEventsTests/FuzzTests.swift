@@ -1,4 +1,5 @@
 import Foundation
+import HSNNSynth
 import Testing
 @testable import HSNNEvents
 

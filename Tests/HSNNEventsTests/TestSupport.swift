@@ -1,17 +1,7 @@
 @testable import HSNNEvents
+import HSNNSynth
 
-/// A small deterministic generator (SplitMix64) so generated cases are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+// Generated cases use HSNNSynth's SplitMix64, so they are reproducible.
 
 /// The fixed "now" of test decoders: 2023-11-14T22:13:20Z.
 let testNowMs: Int64 = 1_700_000_000_000

@@ -137,9 +137,11 @@ public struct LineLogHandler: LogHandler {
 
     /// Device and inode of descriptor 1, as `JOURNAL_STREAM` writes them.
     static func standardOutputIdentity() -> (device: UInt64, inode: UInt64)? {
-        var info = stat()
-        guard fstat(STDOUT_FILENO, &info) == 0 else { return nil }
-        return (UInt64(info.st_dev), UInt64(info.st_ino))
+        // fstat(1) through the /proc link, which FileManager follows.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/fd/1"),
+              let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
+              let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value else { return nil }
+        return (device, inode)
     }
 }
 

@@ -4,6 +4,7 @@ import CDispatch  // release (whole-module) builds attribute Glibc's timespec an
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Logging
 
 /// How log lines are written.
@@ -20,9 +21,9 @@ struct WallClockTime: Sendable, Hashable {
     var nanoseconds: Int
 
     static func now() -> WallClockTime {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return WallClockTime(seconds: Int(ts.tv_sec), nanoseconds: Int(ts.tv_nsec))
+        let t = Date().timeIntervalSince1970
+        let seconds = t.rounded(.down)
+        return WallClockTime(seconds: Int(seconds), nanoseconds: Int((t - seconds) * 1e9))
     }
 }
 
