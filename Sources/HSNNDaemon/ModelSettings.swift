@@ -114,7 +114,6 @@ extension ModelConfig {
         case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "index.restart_move_share": return "\(restartMoveShare)"
         case "index.restart_fraction": return "\(restartFraction)"
-        case "index.codebook_learning_rate_scale": return "\(codebookLearningRateScale)"
         case "training.batch_size": return "\(batchSize)"
         case "training.learning_rate": return "\(learningRate)"
         case "training.embedding_learning_rate": return "\(embeddingLearningRate)"

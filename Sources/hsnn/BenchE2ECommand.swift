@@ -434,6 +434,12 @@ struct MemorySample: Codable, Sendable {
     /// Process CPU seconds since the run started.
     var cpuSeconds: Double
     var pausedForBackpressure: Bool
+    /// Partition pauses since the start (the trainer took nothing from the full queue for `ingest.pause_after_ms`).
+    var backpressurePauses: Int64
+    /// Seconds since the start the training thread waited for records.
+    var trainerIdleSeconds: Double
+    /// Seconds since the start the poller waited for room in the full ingest queue.
+    var ingestBlockedSeconds: Double
     var modelVersion: Int64?
 }
 
@@ -496,7 +502,7 @@ struct EndToEndRun {
         let final = status.current
         result.finalStatus = final
         result.recordsLost = final.offsets.values.reduce(0, +) - (final.pipeline.events + final.pipeline.skippedMalformed)
-        result.backpressurePauses = metrics.counter("hsnn_ingest_backpressure_pauses_total")
+        result.backpressurePauses = final.backpressurePauses
         result.publishFailures = metrics.counter("hsnn_checkpoint_failed_total")
         result.checkpointBytes = metrics.gauge("hsnn_checkpoint_bytes")
         return result
@@ -685,7 +691,8 @@ private final class EndToEndDriver: Service, Sendable {
                     examplesTrained: s.pipeline.examplesTrained,
                     eventsPerSecond: Double(s.pipeline.events - last.events) / interval,
                     cpuPercent: 100 * (cpu - last.cpu) / interval, cpuSeconds: cpu - cpuStart, pausedForBackpressure: s.pausedForBackpressure,
-                    modelVersion: s.modelVersion))
+                    backpressurePauses: s.backpressurePauses, trainerIdleSeconds: s.trainerIdleSeconds,
+                    ingestBlockedSeconds: s.ingestBlockedSeconds, modelVersion: s.modelVersion))
                 last = (t, s.pipeline.events, cpu)
                 nextSample += sampleEvery
                 if !samples.isEmpty, Int(samples.count) % 6 == 0 {
@@ -827,7 +834,11 @@ struct E2EReport: Codable {
         var recordsLost: Int64
         /// Process CPU time over wall time (200% = two cores).
         var cpuPercent: Double
+        /// The stage that limits the end-to-end rate, named from the shares measured after warm-up
+        /// (``Backpressure/trainerBusyShare``, ``Backpressure/pollerBlockedShare``), with the figures.
         var bottleneck: String
+        /// The slowest stage measured alone (per CPU-second), for comparison.
+        var slowestStageAlone: String
         /// CPU time by thread name after warm-up (threads that exited are missing).
         var threads: [ThreadShare]
         var finalLoss: Double?
@@ -857,9 +868,16 @@ struct E2EReport: Codable {
         var queueCapacity: Int
         /// Records polled but not yet trained (queue + poller hold + chunk in training), at most.
         var maxPolledNotTrained: Int64
+        /// Partition pauses over the whole run: each one means the trainer took nothing from the full
+        /// queue for `ingest.pause_after_ms`.
         var pauses: Int64
+        var pauseAfterMs: Int64
         var secondsPaused: Double
         var shareOfTimePaused: Double
+        /// After warm-up: share of the time the training thread was busy (not waiting for records).
+        var trainerBusyShare: Double
+        /// After warm-up: share of the time the poller waited for room in the full ingest queue.
+        var pollerBlockedShare: Double
         /// Share of the run with less than one training chunk (512 records) polled and not yet trained:
         /// the trainer waited for input, so ingest (not training) limited the rate then.
         var shareOfTimeTrainerStarved: Double
@@ -928,13 +946,24 @@ struct E2EReport: Codable {
             rates[i].ratioToEndToEnd = steadyEvents > 0 ? rates[i].eventsPerSecond / steadyEvents : nil
             rates[i].cpuRatioToEndToEnd = steadyPerCPU > 0 ? rates[i].eventsPerCpuSecond / steadyPerCPU : nil
         }
-        // CPU-second rates do not depend on what else the machine runs: they decide the bottleneck.
         let slowest = rates.min { $0.eventsPerCpuSecond < $1.eventsPerCpuSecond }
-        let bottleneck = slowest.map { stage in
-            "\(stage.stage) (the slowest stage alone: \(f(stage.eventsPerCpuSecond, 0)) events/cpu-s, "
-                + "\(f(stage.eventsPerSecond, 0)) events/s); end to end reaches \(f(100 * steadyPerCPU / stage.eventsPerCpuSecond, 0))% "
-                + "of its per-CPU rate and \(f(100 * steadyEvents / stage.eventsPerSecond, 0))% of its wall rate"
+        let slowestAlone = slowest.map { stage in
+            "\(stage.stage) (\(f(stage.eventsPerCpuSecond, 0)) events/cpu-s, \(f(stage.eventsPerSecond, 0)) events/s); "
+                + "end to end reaches \(f(100 * steadyPerCPU / stage.eventsPerCpuSecond, 0))% of its per-CPU rate and "
+                + "\(f(100 * steadyEvents / stage.eventsPerSecond, 0))% of its wall rate"
         } ?? "unknown"
+        // Who waited for whom after warm-up decides the bottleneck: a training thread that is
+        // busy all the time limits the rate; one that waits for records while the poller does
+        // not wait for room is starved by ingest.
+        let window = max(steadySeconds, 1e-9)
+        let trainerBusy = steadySeconds > 0
+            ? max(0, 1 - ((end?.trainerIdleSeconds ?? 0) - (warm?.trainerIdleSeconds ?? 0)) / window) : .nan
+        let pollerBlocked = steadySeconds > 0
+            ? ((end?.ingestBlockedSeconds ?? 0) - (warm?.ingestBlockedSeconds ?? 0)) / window : .nan
+        let bottleneck = Self.bottleneck(
+            trainerBusy: trainerBusy, pollerBlocked: pollerBlocked,
+            trainerCores: run.threads.first { $0.thread == "hsnn-trainer" }?.cores,
+            pollerCores: run.threads.first { $0.thread == "hsnn-poller" }?.cores)
 
         let warmSamples = Array(samples[warmIndex...])
         let growth = warm.flatMap { w in end.map { 100 * ($0.rssMiB - w.rssMiB) / w.rssMiB } } ?? .nan
@@ -964,7 +993,7 @@ struct E2EReport: Codable {
                 eventsProcessed: run.eventsProcessed, examplesTrained: run.examplesTrained, eventsProduced: run.produced,
                 producerExhaustedAtSeconds: run.producerExhaustedAt, producerError: run.producerError,
                 recordsLost: run.recordsLost, cpuPercent: 100 * run.cpuSeconds / max(run.measuredSeconds, 1e-9),
-                bottleneck: bottleneck, threads: run.threads, finalLoss: s.learner["loss"], liveItems: s.learner["live_items"]),
+                bottleneck: bottleneck, slowestStageAlone: slowestAlone, threads: run.threads, finalLoss: s.learner["loss"], liveItems: s.learner["live_items"]),
             checkpoints: Checkpoints(
                 cadenceSeconds: checkpointEvery, published: run.publishSeconds.count, failed: run.publishFailures,
                 bytes: run.checkpointBytes, pauseMedianMs: pauses.isEmpty ? nil : median(pauses), pauseMaxMs: pauses.max(),
@@ -976,8 +1005,12 @@ struct E2EReport: Codable {
             backpressure: Backpressure(
                 producerLeadLimitPerPartition: run.leadLimit, producerMaxPartitionLead: run.maxPartitionLead,
                 producerMaxTotalLead: run.maxTotalLead, queueCapacity: run.queueCapacity,
-                maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses, secondsPaused: run.secondsPaused,
+                maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses,
+                pauseAfterMs: settings.pauseAfter.components.seconds * 1000
+                    + settings.pauseAfter.components.attoseconds / 1_000_000_000_000_000,
+                secondsPaused: run.secondsPaused,
                 shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9),
+                trainerBusyShare: trainerBusy, pollerBlockedShare: pollerBlocked,
                 shareOfTimeTrainerStarved: run.secondsStarved / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
             memory: Memory(
                 sampleEverySeconds: samples.count > 1 ? samples[1].seconds - samples[0].seconds : run.measuredSeconds,
@@ -991,6 +1024,26 @@ struct E2EReport: Codable {
                 joinerPendingImpressions: s.joiner.pendingImpressions,
                 eventIdsRemembered: min(Int64(settings.joiner.dedupeCapacity), s.joiner.impressions + s.joiner.clicks),
                 dedupeCapacity: settings.joiner.dedupeCapacity))
+    }
+
+    /// Names the stage that limits the end-to-end rate from the shares measured after warm-up.
+    ///
+    /// - A training thread busy (not waiting for records) at least 90% of the time limits the rate:
+    ///   `train`, however fast training runs alone (on a shared machine it also waits for a core).
+    /// - A training thread that waits for records while the poller seldom waits for room (at most
+    ///   10% of the time) is starved by `ingest` (broker fetch, poll, decode).
+    /// - Both waiting is the `hand-off` between them (pauses and refetches, wake-ups).
+    static func bottleneck(trainerBusy: Double, pollerBlocked: Double, trainerCores: Double?, pollerCores: Double?) -> String {
+        guard trainerBusy.isFinite, pollerBlocked.isFinite else { return "unknown (the run was too short to measure after warm-up)" }
+        let busy = "the training thread was busy \(f(100 * trainerBusy, 0))% of the time"
+            + (trainerCores.map { " (\(f($0, 2)) cores of CPU)" } ?? "")
+        let blocked = "the poller waited for room in the full ingest queue \(f(100 * pollerBlocked, 0))%"
+            + (pollerCores.map { " (poll + decode used \(f($0, 2)) cores)" } ?? "")
+        if trainerBusy >= 0.9 { return "train: \(busy); \(blocked)" }
+        if pollerBlocked <= 0.1 {
+            return "ingest (broker fetch, poll, decode): \(busy), it waited for records the rest; \(blocked)"
+        }
+        return "hand-off between poller and trainer: \(busy), it waited for records the rest, while \(blocked)"
     }
 
     /// Tables for people.
@@ -1016,7 +1069,8 @@ struct E2EReport: Codable {
         out += "  " + pad("e2e", 8) + lpad(f(e.eventsPerSecond, 0), 11) + lpad("1.00x", 9) + lpad(f(e.eventsPerCpuSecond, 0), 14)
             + lpad("1.00x", 9) + lpad(f(e.examplesPerSecond, 0), 12) + lpad("all", 9)
             + "  mock broker -> poll -> decode -> join -> train (after the first quarter; CPU of the whole process)\n"
-        out += "  bottleneck: \(e.bottleneck)\n\n"
+        out += "  bottleneck: \(e.bottleneck)\n"
+        out += "  slowest stage alone: \(e.slowestStageAlone)\n\n"
 
         out += "end to end: \(f(e.seconds, 0)) s, \(e.eventsProcessed) events processed (\(f(e.eventsPerSecondOverall, 0))/s overall), "
             + "\(e.examplesTrained) examples trained, \(e.eventsProduced) produced, CPU \(f(e.cpuPercent, 0))%, "
@@ -1046,18 +1100,28 @@ struct E2EReport: Codable {
         out += "backpressure: producer kept <= \(b.producerLeadLimitPerPartition) events ahead per partition "
             + "(max \(b.producerMaxPartitionLead) in one, \(b.producerMaxTotalLead) in all); "
             + "polled but not trained <= \(b.maxPolledNotTrained) (queue capacity \(b.queueCapacity)); "
-            + "\(b.pauses) partition pauses, paused \(f(100 * b.shareOfTimePaused, 0))% of the time; "
-            + "trainer without input \(f(100 * b.shareOfTimeTrainerStarved, 1))% of the time; lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
+            + "\(b.pauses) partition pauses (trainer took nothing for \(b.pauseAfterMs) ms), paused \(f(100 * b.shareOfTimePaused, 0))% of the time; "
+            + "after warm-up the trainer was busy \(f(100 * b.trainerBusyShare, 1))% and the poller waited on a full queue \(f(100 * b.pollerBlockedShare, 1))% of the time; "
+            + "less than one chunk polled and not trained \(f(100 * b.shareOfTimeTrainerStarved, 1))% of the time; "
+            + "lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
 
         let m = memory
         out += "resident memory (VmRSS), every \(f(m.sampleEverySeconds, 0)) s\n"
         out += "  " + lpad("t (s)", 7) + lpad("RSS MiB", 10) + lpad("events", 12) + lpad("events/s", 10) + lpad("CPU %", 7)
-            + lpad("paused", 8) + lpad("ckpt", 6) + "\n"
+            + lpad("busy %", 8) + lpad("blocked %", 11) + lpad("pauses", 8) + lpad("paused", 8) + lpad("ckpt", 6) + "\n"
+        var previous: MemorySample?
         for s in m.samples {
+            let interval = max(s.seconds - (previous?.seconds ?? 0), 1e-9)
+            let busy = 100 * (1 - (s.trainerIdleSeconds - (previous?.trainerIdleSeconds ?? 0)) / interval)
+            let blocked = 100 * (s.ingestBlockedSeconds - (previous?.ingestBlockedSeconds ?? 0)) / interval
             out += "  " + lpad(f(s.seconds, 0), 7) + lpad(f(s.rssMiB, 1), 10) + lpad("\(s.eventsProcessed)", 12)
-                + lpad(f(s.eventsPerSecond, 0), 10) + lpad(f(s.cpuPercent, 0), 7) + lpad(s.pausedForBackpressure ? "yes" : "no", 8)
+                + lpad(f(s.eventsPerSecond, 0), 10) + lpad(f(s.cpuPercent, 0), 7) + lpad(f(max(busy, 0), 0), 8)
+                + lpad(f(blocked, 0), 11) + lpad("\(s.backpressurePauses)", 8) + lpad(s.pausedForBackpressure ? "yes" : "no", 8)
                 + lpad(s.modelVersion.map(String.init) ?? "-", 6) + "\n"
+            previous = s
         }
+        out += "  (busy %: training thread not waiting for records; blocked %: poller waiting for room in the full queue; "
+            + "pauses: partition pauses so far)\n"
         out += "  warm at \(f(m.warmAtSeconds, 0)) s: \(f(m.rssWarmMiB, 1)) MiB; end \(f(m.rssEndMiB, 1)) MiB (\(sign(m.growthAfterWarmPercent))%); "
             + "max \(f(m.rssMaxMiB, 1)) MiB; slope after warm \(f(m.slopeAfterWarmMiBPerMinute, 2)) MiB/min, "
             + "over the second half \(f(m.slopeSecondHalfMiBPerMinute, 2)) MiB/min\n"
