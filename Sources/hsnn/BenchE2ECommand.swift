@@ -29,8 +29,10 @@ extension BenchCommand {
                 "embedded" does, with --partitions event partitions so that the producer's lead fits the \
                 mock's retention of 5 MiB per partition), while a producer thread keeps the same stream \
                 --lead events per partition ahead of training, for --duration seconds: it reports the end-to-end rate, \
-                the ratio of every stage to it, CPU time per thread, each checkpoint's training pause and \
-                publish time, backpressure, and resident memory sampled every --sample-every seconds. \
+                the ratio of every stage to it, CPU time per thread, the bottleneck (from the share of time the \
+                training thread was busy and the share the poller waited for room in the full ingest queue), each \
+                checkpoint's training pause and publish time, backpressure (partition pauses), and resident \
+                memory sampled every --sample-every seconds. \
                 Configuration keys (--config, HSNN_*, --set) apply to the daemon as with `hsnn run` (a \
                 kafka.brokers other than "embedded" benchmarks that broker instead); the bench's own \
                 defaults (scratch checkpoint folder, --checkpoint-every cadence, log level warning on \
@@ -878,8 +880,8 @@ struct E2EReport: Codable {
         var trainerBusyShare: Double
         /// After warm-up: share of the time the poller waited for room in the full ingest queue.
         var pollerBlockedShare: Double
-        /// Share of the run with less than one training chunk (512 records) polled and not yet trained:
-        /// the trainer waited for input, so ingest (not training) limited the rate then.
+        /// Share of the run with less than one training chunk (512 records) polled and not yet trained
+        /// (sampled every 250 ms): the trainer (nearly) ran out of input then.
         var shareOfTimeTrainerStarved: Double
         /// Consumer lag from librdkafka's statistics at the end, summed over partitions: measured
         /// against the offsets committed after the last checkpoint, so it includes what was trained since.
