@@ -109,10 +109,12 @@ final class IngestPoller: @unchecked Sendable {
         finished.wait()
     }
 
-    /// Drops records of `partitions` fetched but not yet handed over (they were revoked).
+    /// Drops records of `partitions` fetched but not yet handed over (they were revoked); a
+    /// paused one is paused again if it comes back while the poller is still paused.
     /// Call on the polling thread (rebalance callbacks run there).
     func forget(_ partitions: Set<StreamPartition>) {
         held.removeAll { partitions.contains($0.partition) }
+        pausedPartitions.subtract(partitions)
     }
 
     private var isStopRequested: Bool { stopRequested.withLock { $0 } }
@@ -190,15 +192,25 @@ final class IngestPoller: @unchecked Sendable {
         }
     }
 
-    /// Pauses (or resumes) every assigned partition. Pausing again while paused covers the
-    /// partitions assigned since, without counting a new pause.
+    /// Pauses every assigned partition, or resumes the ones it paused that are still assigned.
+    /// Pausing again while paused pauses only the partitions assigned since (each partition is
+    /// paused and resumed once: librdkafka restarts fetching from the application's position on
+    /// every pause and resume), without counting a new pause.
     private func setPaused(_ pause: Bool) {
         do {
             let assignment = try consumer.assignment()
-            if pause { try consumer.pause(assignment) } else { try consumer.resume(assignment) }
+            let partitions = assignment.map { StreamPartition(topic: $0.topic, partition: $0.partition) }
+            if pause {
+                let newlyPaused = zip(assignment, partitions).filter { !pausedPartitions.contains($0.1) }
+                if !newlyPaused.isEmpty { try consumer.pause(newlyPaused.map(\.0)) }
+                pausedPartitions.formUnion(newlyPaused.map(\.1))
+            } else {
+                let resumed = zip(assignment, partitions).filter { pausedPartitions.contains($0.1) }
+                if !resumed.isEmpty { try consumer.resume(resumed.map(\.0)) }
+                pausedPartitions = []
+            }
             let started = pause && !paused
             paused = pause
-            pausedPartitions = pause ? Set(assignment.map { StreamPartition(topic: $0.topic, partition: $0.partition) }) : []
             status.modify {
                 $0.pausedForBackpressure = pause
                 if started { $0.backpressurePauses += 1 }
