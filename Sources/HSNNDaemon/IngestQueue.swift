@@ -32,15 +32,24 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
     /// the other side wakes them only when someone waits.
     private var waitingTakers = 0
     private var waitingOfferers = 0
-    /// When the consumer last took at least one element (creation time before the first take).
-    private var lastTake = ContinuousClock.now
+    /// When the consumer last took at least one element, or the queue last went from empty to
+    /// not empty: the stall clock. A consumer waiting on an empty queue is not stalled, so its
+    /// wait does not count.
+    private var lastProgress: ContinuousClock.Instant
+    private let now: @Sendable () -> ContinuousClock.Instant
     let capacity: Int
     let lowWater: Int
 
-    init(capacity: Int, lowWaterFraction: Double = 0.5) {
+    /// - Parameters:
+    ///   - lowWaterFraction: ``hasRoom`` once the queue holds at most this share of `capacity`.
+    ///   - now: the clock the stall limit is measured with (tests pass one they advance).
+    init(capacity: Int, lowWaterFraction: Double = 0.5,
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
         precondition(capacity > 0, "queue capacity must be positive")
         self.capacity = capacity
         self.lowWater = max(0, min(capacity - 1, Int(Double(capacity) * lowWaterFraction)))
+        self.now = now
+        self.lastProgress = now()
     }
 
     /// Elements waiting.
@@ -62,12 +71,14 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
 
     /// Appends `element`, waiting while the queue is full for the consumer to take some.
     ///
-    /// It waits in slices of at most `slice`; between slices it returns
-    /// ``OfferOutcome/cancelled`` when `isCancelled()` is true, and ``OfferOutcome/stalled``
-    /// when the consumer has taken nothing for `stallLimit` (measured from its last take, so a
-    /// consumer that stopped before the queue filled is detected at once). Call it from a
-    /// dedicated thread, never from the Swift cooperative pool. `isCancelled` runs with the
-    /// queue locked and must not use the queue.
+    /// It waits in slices of at most `slice`. Between slices it returns ``OfferOutcome/stalled``
+    /// when the consumer has taken nothing for `stallLimit` while there was something to take
+    /// (measured from its last take or from when the queue stopped being empty, whichever is
+    /// later: a consumer that stopped before the queue filled is detected without waiting
+    /// again, one that waited on an empty queue is not stalled), else
+    /// ``OfferOutcome/cancelled`` when `isCancelled()` is true. Call it from a dedicated
+    /// thread, never from the Swift cooperative pool. `isCancelled` runs with the queue locked
+    /// and must not use the queue.
     func offer(_ element: Element, stallLimit: Duration, slice: Duration, isCancelled: () -> Bool) -> OfferOutcome {
         condition.lock(); defer { condition.unlock() }
         let sliceSeconds = Self.seconds(slice)
@@ -77,8 +88,8 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
                 appendLocked(element)
                 return .accepted
             }
+            if lastProgress.duration(to: now()) >= stallLimit { return .stalled }
             if isCancelled() { return .cancelled }
-            if lastTake.duration(to: .now) >= stallLimit { return .stalled }
             waitingOfferers += 1
             _ = condition.wait(until: Date(timeIntervalSinceNow: sliceSeconds))
             waitingOfferers -= 1
@@ -105,7 +116,7 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
             buffer.removeFirst(head)
             head = 0
         }
-        lastTake = .now
+        lastProgress = now()
         if waitingOfferers > 0 { condition.broadcast() }
         return out
     }
@@ -131,6 +142,7 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     private func appendLocked(_ element: Element) {
+        if buffer.count == head { lastProgress = now() }
         buffer.append(element)
         if waitingTakers > 0 { condition.broadcast() }
     }

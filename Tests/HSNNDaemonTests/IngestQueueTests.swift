@@ -63,6 +63,24 @@ import Testing
         #expect(q.take(max: 10, timeout: 0) == [0])
     }
 
+    @Test func theStallClockStartsWhenThereIsSomethingToTake() {
+        let clock = ManualClock()
+        let q = IngestQueue<Int>(capacity: 1, now: { clock.now })
+        // The consumer waits on an empty queue for a long time: that is no stall.
+        clock.advance(by: .seconds(60))
+        #expect(q.offer(0))
+        #expect(q.offer(1, stallLimit: .seconds(5), slice: .milliseconds(1)) { true } == .cancelled)
+        // Nothing taken for the stall limit while an element waits: stalled.
+        clock.advance(by: .seconds(5))
+        #expect(q.offer(1, stallLimit: .seconds(5), slice: .milliseconds(1)) { true } == .stalled)
+        // A take restarts the clock.
+        #expect(q.take(max: 1, timeout: 0) == [0])
+        #expect(q.offer(1))
+        #expect(q.offer(2, stallLimit: .seconds(5), slice: .milliseconds(1)) { true } == .cancelled)
+        clock.advance(by: .seconds(5))
+        #expect(q.offer(2, stallLimit: .seconds(5), slice: .milliseconds(1)) { true } == .stalled)
+    }
+
     @Test func waitingOfferStopsWhenCancelledOrClosed() {
         let q = IngestQueue<Int>(capacity: 1)
         #expect(q.offer(0))
@@ -98,4 +116,11 @@ import Testing
         done.wait()
         #expect(received.withLock { $0 } == Array(0..<total))
     }
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }
