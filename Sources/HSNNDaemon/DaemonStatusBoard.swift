@@ -20,7 +20,15 @@ public final class DaemonStatusBoard: Sendable {
         public var lastPublishAt: Date?
         public var lastPublishSeconds: Double?
         public var lastPublishError: String?
+        /// The poller paused its partitions because the trainer took nothing from the full
+        /// ingest queue for `ingest.pause_after_ms`.
         public var pausedForBackpressure = false
+        /// Times the partitions were paused that way since start.
+        public var backpressurePauses: Int64 = 0
+        /// Seconds the poller spent waiting for room in the full ingest queue since start.
+        public var ingestBlockedSeconds: Double = 0
+        /// Seconds the training thread spent waiting for records since start.
+        public var trainerIdleSeconds: Double = 0
         public var eventsPerSecond: Double = 0
         /// The model's recent loss and schedule position.
         public var learner: [String: Double] = [:]

@@ -32,12 +32,22 @@ struct RejectedRecord: Sendable {
 /// Polls the Kafka consumer on a dedicated thread (never the Swift cooperative pool),
 /// decodes records and hands them to the trainer through the ``IngestQueue``.
 ///
-/// It never waits on training: when the queue is full it pauses every assigned
-/// partition, keeps polling (heartbeats and rebalances go on, so
-/// `max.poll.interval.ms` is never exceeded because training is slow), holds what was
-/// already fetched, and resumes once the queue drains below its low-water mark.
+/// Backpressure: when the queue is full, the poller waits for the trainer to take a chunk,
+/// in slices of ``waitSlice``, holding the one record it has; librdkafka keeps prefetching
+/// meanwhile up to `queued.max.messages.kbytes`, so memory stays bounded and the trainer
+/// finds the next records already fetched. Partitions are paused only when the trainer has
+/// taken nothing for `pauseAfter` (`ingest.pause_after_ms`): pausing makes librdkafka drop
+/// what it prefetched for those partitions and refetch it on resume, so it is kept for real
+/// stalls (a long checkpoint, a stuck learner). Paused, the poller keeps polling (heartbeats
+/// and rebalances go on, so `max.poll.interval.ms` is never exceeded because training is
+/// slow), holds what it had already polled, and resumes once the queue drains below its
+/// low-water mark.
+///
+/// Rebalance callbacks run inside `poll`, so while the poller waits on a full queue they are
+/// delayed, by at most `pauseAfter` plus one slice: a trainer that takes nothing for that long
+/// gets its partitions paused and polling resumes.
 final class IngestPoller: @unchecked Sendable {
-    // @unchecked: `held` and `paused` are only touched by the polling thread (the loop
+    // @unchecked: `held`, `paused` and `pausedPartitions` are only touched by the polling thread (the loop
     // and the rebalance callbacks that run inside its `poll`).
     private let consumer: KafkaConsumer
     private let queue: IngestQueue<IngestItem>
@@ -45,24 +55,34 @@ final class IngestPoller: @unchecked Sendable {
     private let status: DaemonStatusBoard
     private let deadLetter: (@Sendable (RejectedRecord) -> Void)?
     private let pollTimeout: Duration
+    private let pauseAfter: Duration
     private let stopRequested = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private var held: [IngestItem] = []
     private var paused = false
+    /// The partitions the last pause covered.
+    private var pausedPartitions: Set<StreamPartition> = []
     private let logger: Logger
     private let badInputLog: RateLimitedLogger
     private let pollErrors = Counter(label: "hsnn_ingest_poll_errors_total")
     private let pauses = Counter(label: "hsnn_ingest_backpressure_pauses_total")
+    private let blockedSeconds = FloatingPointCounter(label: "hsnn_ingest_blocked_seconds_total")
     private let recordsIn = Counter(label: "hsnn_ingest_records_total")
 
+    /// Longest single wait on a full queue between checks for shutdown and a stalled trainer.
+    static let waitSlice: Duration = .milliseconds(50)
+
+    /// - Parameter pauseAfter: how long the trainer may take nothing from a full queue before
+    ///   the assigned partitions are paused (`ingest.pause_after_ms`).
     init(
         consumer: KafkaConsumer, queue: IngestQueue<IngestItem>, decoder: KafkaRecordDecoder, pollTimeout: Duration,
-        status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?
+        pauseAfter: Duration, status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?
     ) {
         self.consumer = consumer
         self.queue = queue
         self.decoder = decoder
         self.pollTimeout = pollTimeout
+        self.pauseAfter = pauseAfter
         self.status = status
         self.logger = logger
         self.deadLetter = deadLetter
@@ -81,24 +101,36 @@ final class IngestPoller: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops polling; returns once the loop has exited. The consumer stays open.
+    /// Stops polling; returns once the loop has exited (within one wait slice or poll timeout).
+    /// The consumer stays open. A record the poller was waiting to hand over is dropped: its
+    /// offset is not in the model state, so it is read again after a restart.
     func stop() {
         stopRequested.withLock { $0 = true }
         finished.wait()
     }
 
-    /// Drops records of `partitions` fetched but not yet handed over (they were revoked).
+    /// Drops records of `partitions` fetched but not yet handed over (they were revoked); a
+    /// paused one is paused again if it comes back while the poller is still paused.
     /// Call on the polling thread (rebalance callbacks run there).
     func forget(_ partitions: Set<StreamPartition>) {
         held.removeAll { partitions.contains($0.partition) }
+        pausedPartitions.subtract(partitions)
     }
+
+    private var isStopRequested: Bool { stopRequested.withLock { $0 } }
 
     private func loop() {
         status.modify { $0.consuming = true }
         defer { status.modify { $0.consuming = false } }
-        while !stopRequested.withLock({ $0 }) {
-            if !held.isEmpty { flushHeld() }
-            if paused, held.isEmpty, queue.hasRoom { setPaused(false) }
+        while !isStopRequested {
+            if paused {
+                flushHeld()
+                if held.isEmpty, queue.hasRoom { setPaused(false) }
+            } else if !held.isEmpty {
+                // Only after a pause failed: hand the held records over first, waiting as
+                // for a new one, so the hold grows by at most one poll per stall.
+                handOverHeld()
+            }
             let item: IngestItem?
             do {
                 item = try consumer.poll(timeout: paused ? min(pollTimeout, .milliseconds(100)) : pollTimeout) { view in
@@ -112,21 +144,80 @@ final class IngestPoller: @unchecked Sendable {
             }
             guard let item else { continue }
             recordsIn.increment()
-            if held.isEmpty, queue.offer(item) { continue }
-            held.append(item)
-            if !paused { setPaused(true) }
+            // Records of partitions that are not paused (assigned while paused) queue
+            // behind the held ones, so each partition's records stay in order.
+            if paused || !held.isEmpty {
+                held.append(item)
+                // A partition assigned while paused is not paused yet.
+                if paused, !pausedPartitions.contains(item.partition) { setPaused(true) }
+                continue
+            }
+            if queue.offer(item) { continue }
+            if offerWaiting(item) == .stalled {
+                held.append(item)
+                setPaused(true)
+            }
         }
     }
 
+    /// Offers `item` to the full queue, waiting while the trainer works through it; records
+    /// the time spent waiting. `.stalled` and `.cancelled` leave the item with the caller.
+    private func offerWaiting(_ item: IngestItem) -> IngestQueue<IngestItem>.OfferOutcome {
+        let start = ContinuousClock.now
+        let outcome = queue.offer(item, stallLimit: pauseAfter, slice: Self.waitSlice) { isStopRequested }
+        let waited = start.duration(to: .now)
+        let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+        blockedSeconds.increment(by: seconds)
+        status.modify { $0.ingestBlockedSeconds += seconds }
+        if outcome == .stalled {
+            logger.info("the trainer took nothing from the full ingest queue for ingest.pause_after_ms; pausing partitions",
+                        metadata: ["ingest.queued": "\(queue.count)"])
+        }
+        return outcome
+    }
+
+    /// Hands the held records over in order, waiting on the full queue; pauses on a stall.
+    private func handOverHeld() {
+        while let first = held.first {
+            let outcome = queue.offer(first) ? .accepted : offerWaiting(first)
+            switch outcome {
+            case .accepted:
+                held.removeFirst()
+            case .stalled:
+                setPaused(true)
+                return
+            case .closed, .cancelled:
+                return
+            }
+        }
+    }
+
+    /// Pauses every assigned partition, or resumes the ones it paused that are still assigned.
+    /// Pausing again while paused pauses only the partitions assigned since (each partition is
+    /// paused and resumed once: librdkafka restarts fetching from the application's position on
+    /// every pause and resume), without counting a new pause.
     private func setPaused(_ pause: Bool) {
         do {
             let assignment = try consumer.assignment()
-            if pause { try consumer.pause(assignment) } else { try consumer.resume(assignment) }
+            let partitions = assignment.map { StreamPartition(topic: $0.topic, partition: $0.partition) }
+            if pause {
+                let newlyPaused = zip(assignment, partitions).filter { !pausedPartitions.contains($0.1) }
+                if !newlyPaused.isEmpty { try consumer.pause(newlyPaused.map(\.0)) }
+                pausedPartitions.formUnion(newlyPaused.map(\.1))
+            } else {
+                let resumed = zip(assignment, partitions).filter { pausedPartitions.contains($0.1) }
+                if !resumed.isEmpty { try consumer.resume(resumed.map(\.0)) }
+                pausedPartitions = []
+            }
+            let started = pause && !paused
             paused = pause
-            status.modify { $0.pausedForBackpressure = pause }
-            if pause { pauses.increment() }
-            logger.debug(pause ? "training queue full; paused partitions" : "resumed partitions",
-                         metadata: ["ingest.queued": "\(queue.count)"])
+            status.modify {
+                $0.pausedForBackpressure = pause
+                if started { $0.backpressurePauses += 1 }
+            }
+            if started { pauses.increment() }
+            logger.debug(pause ? "paused partitions" : "resumed partitions",
+                         metadata: ["ingest.queued": "\(queue.count)", "ingest.held": "\(held.count)"])
         } catch {
             logger.warning("could not \(pause ? "pause" : "resume") partitions", metadata: ["error": "\(error)"])
         }

@@ -17,7 +17,9 @@ import Synchronization
 ///   starts exactly where this state ends: nothing lost, nothing trained twice.
 /// - When partitions are lost (session timeout) nothing is committed.
 ///
-/// Its callbacks run on the polling thread; commits from the publisher thread go through
+/// Its callbacks run on the polling thread, inside `poll`: while the poller waits for room in
+/// a full ingest queue they wait too, at most `ingest.pause_after_ms` (then the poller pauses
+/// its partitions and polls again). Commits from the publisher thread go through
 /// ``commit(_:)``, which only commits partitions this member still owns.
 final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     // @unchecked: `parts` and `owned` are behind Mutexes; the rest is immutable.

@@ -45,8 +45,12 @@ public final class TrainingDaemon: Service, Sendable {
         self.onBrokerStarted = onBrokerStarted
     }
 
+    /// Runs until graceful shutdown.
+    /// - Throws: ``DaemonSettingsError`` when the settings contradict each other, and any
+    ///   error that stops the daemon (checkpoint directory, Kafka client creation, ...).
     public func run() async throws {
         let s = settings
+        try s.validate()
         let broker: EmbeddedBroker? = s.usesEmbeddedBroker
             ? try EmbeddedBroker(eventsTopic: s.eventsTopic, itemsTopic: s.itemsTopic, logger: logger) : nil
         let bootstrap = broker?.bootstrapServers ?? s.brokers
@@ -101,7 +105,7 @@ public final class TrainingDaemon: Service, Sendable {
         let poller = IngestPoller(
             consumer: consumer, queue: queue,
             decoder: KafkaRecordDecoder(decoder: EventDecoder(limits: s.decoderLimits), catalogTopic: s.itemsTopic),
-            pollTimeout: s.pollTimeout, status: status, logger: logger,
+            pollTimeout: s.pollTimeout, pauseAfter: s.pauseAfter, status: status, logger: logger,
             deadLetter: deadLetterSink)
         coordinator.attach(.init(consumer: consumer, engine: engine, poller: poller, queue: queue, publisher: publisher))
 

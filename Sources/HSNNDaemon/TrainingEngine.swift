@@ -60,6 +60,9 @@ final class TrainingEngine: @unchecked Sendable {
     private let eventsCounter = Counter(label: "hsnn_events_processed_total")
     private let malformedSkipped = Counter(label: "hsnn_records_skipped_total")
     private let snapshotPause = Timer(label: "hsnn_checkpoint_snapshot_pause_seconds")
+    /// Time spent waiting for records: with `hsnn_ingest_blocked_seconds_total` it tells
+    /// whether training or ingest limits the rate.
+    private let idleSeconds = FloatingPointCounter(label: "hsnn_training_idle_seconds_total")
     private let joinerMetrics = JoinerMetrics()
 
     /// - Parameter onSnapshot: called on the training thread with each cadence snapshot;
@@ -103,7 +106,12 @@ final class TrainingEngine: @unchecked Sendable {
 
     private func loop() {
         while !stopRequested.withLock({ $0 }) {
+            let waitStart = ContinuousClock.now
             let items = queue.take(max: chunkSize, timeout: 0.2)
+            let waited = waitStart.duration(to: .now)
+            let idle = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+            idleSeconds.increment(by: idle)
+            status.modify { $0.trainerIdleSeconds += idle }
             if items.isEmpty {
                 if queue.isClosed { break }
                 snapshotIfDue()

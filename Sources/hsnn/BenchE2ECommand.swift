@@ -24,14 +24,19 @@ extension BenchCommand {
             discussion: """
                 First measures each stage alone on the first --stage-events events of a synthetic stream: \
                 decoding on one thread, the impression/click joiner and mini-batching with a learner that does \
-                nothing, and model training on the pre-joined batches. Then runs the daemon exactly as \
-                `hsnn run` with kafka.brokers = "embedded" while a producer thread keeps the same stream \
-                --backlog events ahead of training, for --duration seconds: it reports the end-to-end rate, \
-                the ratio of every stage to it, each checkpoint's training pause and publish time, \
-                backpressure, and resident memory sampled every --sample-every seconds. Configuration keys \
-                (--config, HSNN_*, --set) apply to the daemon as with `hsnn run`; the bench's own defaults \
-                (scratch checkpoint folder, --checkpoint-every cadence, log level warning on stderr, a 16384 \
-                ingest queue) come first and yield to them.
+                nothing, and model training on the pre-joined batches. Then runs the daemon as `hsnn run` \
+                builds it, against librdkafka's mock cluster started in this process (as kafka.brokers = \
+                "embedded" does, with --partitions event partitions so that the producer's lead fits the \
+                mock's retention of 5 MiB per partition), while a producer thread keeps the same stream \
+                --lead events per partition ahead of training, for --duration seconds: it reports the end-to-end rate, \
+                the ratio of every stage to it, CPU time per thread, the bottleneck (from the share of time the \
+                training thread was busy and the share the poller waited for room in the full ingest queue), each \
+                checkpoint's training pause and publish time, backpressure (partition pauses), and resident \
+                memory sampled every --sample-every seconds. \
+                Configuration keys (--config, HSNN_*, --set) apply to the daemon as with `hsnn run` (a \
+                kafka.brokers other than "embedded" benchmarks that broker instead); the bench's own \
+                defaults (scratch checkpoint folder, --checkpoint-every cadence, log level warning on \
+                stderr) come first and yield to them.
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -42,8 +47,9 @@ extension BenchCommand {
         @Option(help: "Impressions in the synthetic stream (the producer stops early if it runs out; 0 picks duration x 40,000).")
         var streamImpressions = 0
         @Option(help: "Synthetic stream seed.") var seed: UInt64 = 1
-        @Option(help: "Most events the producer keeps ahead of training (0 sizes it to the mock broker's retention).")
-        var backlog = 0
+        @Option(help: "Most events the producer keeps ahead of training in each partition (0: half of what the mock broker retains per partition).")
+        var lead = 0
+        @Option(help: "Partitions of the events topic on the in-process mock broker.") var partitions = 16
         @Flag(help: "Produce impressions that carry their label instead of unlabelled impressions plus click events.")
         var labelledImpressions = false
         @Option(help: "Largest growth, in percent, of the median resident memory of the run's last quarter over its second quarter's that counts as flat once warm.")
@@ -59,7 +65,8 @@ extension BenchCommand {
             }
             guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
             guard stageEvents >= 10_000 else { throw ValidationError("--stage-events must be at least 10000") }
-            guard streamImpressions >= 0, backlog >= 0 else { throw ValidationError("--stream-impressions and --backlog cannot be negative") }
+            guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
+            guard streamImpressions >= 0, lead >= 0 else { throw ValidationError("--stream-impressions and --lead cannot be negative") }
         }
 
         func run() async throws {
@@ -72,10 +79,10 @@ extension BenchCommand {
 
             var config = options
             config.overrides.insert(contentsOf: [
-                "kafka.brokers=embedded", "kafka.group_id=hsnn-bench-e2e",
+                "kafka.group_id=hsnn-bench-e2e",
                 "checkpoint.dir=\(scratch.appendingPathComponent("checkpoints").path)",
                 "checkpoint.every_seconds=\(Int((checkpointEvery * 1000).rounded()))ms", "checkpoint.every_events=0",
-                "ingest.queue_capacity=16384", "log.level=warning",
+                "log.level=warning",
             ], at: 0)
             let configuration = try config.load()
             LineLogHandler.bootstrap(configuration, output: LogOutput(fileDescriptor: STDERR_FILENO))
@@ -95,22 +102,23 @@ extension BenchCommand {
             let machineBefore = MachineLoad.read()
 
             // 1. Each stage alone, on the stream's first events.
-            let stageInput = (synth: synth, events: stageEvents, settings: settings, model: modelConfig)
-            let stages = try await runOnThread { try StageBenchmarks.run(synth: stageInput.synth, events: stageInput.events,
-                                                                         settings: stageInput.settings, model: stageInput.model) }
+            let stageInput = (synth: synth, events: stageEvents, settings: settings, model: modelConfig, partitions: partitions)
+            let stages = try await runOnThread {
+                try StageBenchmarks.run(synth: stageInput.synth, events: stageInput.events, settings: stageInput.settings,
+                                        model: stageInput.model, partitions: stageInput.partitions)
+            }
 
             // 2. The whole daemon at full rate.
-            let retentionBacklog = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition * EndToEndRun.eventPartitions)
-                                       / max(stages.meanMessageBytes, 1))
+            let retentionLead = Int(0.5 * Double(EndToEndRun.mockRetentionBytesPerPartition) / max(stages.meanMessageBytes, 1))
             let run = EndToEndRun(
                 settings: settings, model: modelConfig, itemTTLMs: configuration.milliseconds("items.ttl_ms"), synth: synth,
-                duration: duration, sampleEvery: sampleEvery,
-                backlog: backlog > 0 ? backlog : retentionBacklog, metrics: metrics, logger: logger)
+                duration: duration, sampleEvery: sampleEvery, partitions: partitions,
+                lead: lead > 0 ? lead : retentionLead, metrics: metrics, logger: logger)
             let endToEnd = try await run.run()
             let machineAfter = MachineLoad.read()
 
             let report = E2EReport.make(
-                blas: blas, synth: synth, stages: stages, run: endToEnd, settings: settings,
+                blas: blas, synth: synth, stages: stages, run: endToEnd, settings: settings, partitions: partitions,
                 checkpointEvery: checkpointEvery, flatThreshold: flatThreshold, before: machineBefore, after: machineAfter)
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
@@ -231,8 +239,9 @@ enum StageBenchmarks {
 
     /// Measures decoding, joining and training alone on the first `events` events of `synth`.
     /// - Throws: when the stream or the model configuration is invalid, or a message does not decode.
-    static func run(synth: SynthConfig, events: Int, settings: DaemonSettings, model: ModelConfig) throws -> StageResults {
-        let messages = try encode(synth: synth, events: events, settings: settings)
+    static func run(synth: SynthConfig, events: Int, settings: DaemonSettings, model: ModelConfig,
+                    partitions: Int) throws -> StageResults {
+        let messages = try encode(synth: synth, events: events, settings: settings, partitions: partitions)
         let decoder = EventDecoder(limits: settings.decoderLimits)
 
         // Decode, one thread.
@@ -313,7 +322,8 @@ enum StageBenchmarks {
         return (seconds(clock.now - start), CPUTime.process() - cpuStart)
     }
 
-    private static func encode(synth: SynthConfig, events: Int, settings: DaemonSettings) throws -> EncodedMessages {
+    private static func encode(synth: SynthConfig, events: Int, settings: DaemonSettings,
+                               partitions: Int) throws -> EncodedMessages {
         var messages = EncodedMessages()
         let encoder = EventEncoder()
         for event in try SyntheticStream(config: synth).prefix(events) {
@@ -321,18 +331,16 @@ enum StageBenchmarks {
             messages.ends.append(messages.bytes.count)
             switch event {
             case .item: messages.partitions.append(StreamPartition(topic: settings.itemsTopic, partition: 0))
-            case .impression(let e): messages.partitions.append(partition(of: e.userID, settings))
-            case .click(let e): messages.partitions.append(partition(of: e.userID, settings))
+            case .impression(let e): messages.partitions.append(partition(of: e.userID, settings.eventsTopic, partitions))
+            case .click(let e): messages.partitions.append(partition(of: e.userID, settings.eventsTopic, partitions))
             }
         }
         return messages
     }
 
-    /// A stable partition for a key (FNV-1a), as a keyed producer spreads users over partitions.
-    private static func partition(of key: String, _ settings: DaemonSettings) -> StreamPartition {
-        var hash: UInt32 = 2_166_136_261
-        for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return StreamPartition(topic: settings.eventsTopic, partition: Int32(hash % UInt32(EndToEndRun.eventPartitions)))
+    /// The partition the end-to-end producer sends a key to.
+    private static func partition(of key: String, _ topic: String, _ count: Int) -> StreamPartition {
+        StreamPartition(topic: topic, partition: keyPartition(of: key, count: count))
     }
 
     private static func feed(_ events: [Event], partitions: [StreamPartition], into learner: any OnlineLearner,
@@ -380,13 +388,18 @@ struct EndToEndResult: Sendable {
     var produced: Int64
     var producerExhaustedAt: Double?
     var producerError: String?
-    var backlogLimit: Int
+    /// Most events the producer kept ahead in one partition.
+    var leadLimit: Int
+    var partitions: Int
     /// Records polled from Kafka but not yet trained (queue + held by the poller + the chunk in training), at most.
     var maxInProcess: Int64
     var queueCapacity: Int
     var secondsPaused: Double
+    /// Time with less than one training chunk polled and not yet trained (sampled every 250 ms).
+    var secondsStarved: Double
     var backpressurePauses: Int64
-    var maxProducerLead: Int64
+    var maxPartitionLead: Int64
+    var maxTotalLead: Int64
     var snapshotPauses: [Double]
     var publishSeconds: [Double]
     var publishFailures: Int64
@@ -423,13 +436,17 @@ struct MemorySample: Codable, Sendable {
     /// Process CPU seconds since the run started.
     var cpuSeconds: Double
     var pausedForBackpressure: Bool
+    /// Partition pauses since the start (the trainer took nothing from the full queue for `ingest.pause_after_ms`).
+    var backpressurePauses: Int64
+    /// Seconds since the start the training thread waited for records.
+    var trainerIdleSeconds: Double
+    /// Seconds since the start the poller waited for room in the full ingest queue.
+    var ingestBlockedSeconds: Double
     var modelVersion: Int64?
 }
 
-/// The daemon (as `hsnn run` starts it, embedded broker) plus a producer thread, for a fixed time.
+/// The daemon (as `hsnn run` builds it) on an in-process mock broker plus a producer thread, for a fixed time.
 struct EndToEndRun {
-    /// Partitions of the embedded broker's events topic.
-    static let eventPartitions = 4
     /// librdkafka's mock cluster keeps at most 5 MiB per partition and drops the oldest messages
     /// beyond, read or not: the producer must stay less than that ahead of the consumer.
     static let mockRetentionBytesPerPartition = 5 << 20
@@ -441,19 +458,32 @@ struct EndToEndRun {
     var synth: SynthConfig
     var duration: Double
     var sampleEvery: Double
-    var backlog: Int
+    /// Partitions of the events topic on the mock broker.
+    var partitions: Int
+    /// Most events the producer keeps ahead of the daemon in each partition.
+    var lead: Int
     var metrics: BenchMetrics
     var logger: Logger
 
     func run() async throws -> EndToEndResult {
         let status = DaemonStatusBoard()
-        // The embedded broker reports its address once it runs; any other is known now.
-        let bootstrap = Mutex<String?>(settings.usesEmbeddedBroker ? nil : settings.brokers)
-        let daemon = TrainingDaemon(settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger), status: status,
-                                    notifier: nil, logger: logger, onBrokerStarted: { address in bootstrap.withLock { $0 = address } })
+        // The mock cluster outlives every client: the daemon's are closed when the group returns,
+        // the producer's when the driver returns.
+        var settings = settings
+        var cluster: MockKafkaCluster?
+        if settings.usesEmbeddedBroker {
+            let mock = try MockKafkaCluster(brokers: 1, logger: logger)
+            try mock.createTopic(settings.eventsTopic, partitions: partitions)
+            try mock.createTopic(settings.itemsTopic, partitions: 1)
+            settings.brokers = mock.bootstrapServers
+            cluster = mock
+        }
+        let daemon = TrainingDaemon(
+            settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger),
+            status: status, notifier: nil, logger: logger)
         let driver = EndToEndDriver(
-            settings: settings, synth: synth, duration: duration, sampleEvery: sampleEvery, backlog: backlog,
-            status: status, metrics: metrics, bootstrap: { bootstrap.withLock { $0 } }, logger: logger)
+            settings: settings, synth: synth, duration: duration, sampleEvery: sampleEvery, partitions: partitions, lead: lead,
+            status: status, metrics: metrics, bootstrap: settings.brokers, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: driver, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -463,34 +493,46 @@ struct EndToEndRun {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         try await group.run()
+        // The daemon's last Kafka handles are released by tasks that end just after the group
+        // returns; a broker gone before them makes them log refused reconnects.
+        try? await Task.sleep(for: .seconds(1))
+        withExtendedLifetime(cluster) {}
+        cluster = nil
         guard var result = driver.result.withLock({ $0 }) else {
             throw ValidationError("the daemon stopped before the run started; run with --set log.level=info to see why")
         }
         let final = status.current
         result.finalStatus = final
         result.recordsLost = final.offsets.values.reduce(0, +) - (final.pipeline.events + final.pipeline.skippedMalformed)
-        result.backpressurePauses = metrics.counter("hsnn_ingest_backpressure_pauses_total")
+        result.backpressurePauses = final.backpressurePauses
         result.publishFailures = metrics.counter("hsnn_checkpoint_failed_total")
         result.checkpointBytes = metrics.gauge("hsnn_checkpoint_bytes")
         return result
     }
 }
 
-/// Produces the synthetic stream into the broker on its own thread, never more than `backlog`
-/// events ahead of what the daemon has processed.
+/// Produces the synthetic stream into the broker on its own thread, each partition at most
+/// `lead` events ahead of what the daemon has processed from it.
+///
+/// The producer picks partitions itself (by the key's hash, as ``keyPartition(of:topic:count:)``) so it
+/// knows every partition's end offset; the daemon's status gives the next offset it reflects.
 private final class BenchProducer: Sendable {
     let produced = Atomic<Int64>(0)
-    let maxLead = Atomic<Int64>(0)
+    /// Largest lead of one partition, and of all partitions together, seen so far.
+    let maxPartitionLead = Atomic<Int64>(0)
+    let maxTotalLead = Atomic<Int64>(0)
     let exhausted = Atomic<Bool>(false)
     let error = Mutex<String?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    func start(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, backlog: Int, status: DaemonStatusBoard) {
+    func start(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, partitions: Int, lead: Int,
+               status: DaemonStatusBoard) {
         let thread = Thread { [self] in
             Thread.current.name = "hsnn-bench-prod"
             do {
-                try self.produce(synth: synth, bootstrap: bootstrap, settings: settings, backlog: Int64(backlog), status: status)
+                try self.produce(synth: synth, bootstrap: bootstrap, settings: settings, partitions: partitions,
+                                 lead: Int64(lead), status: status)
             } catch {
                 self.error.withLock { $0 = "\(error)" }
             }
@@ -511,51 +553,71 @@ private final class BenchProducer: Sendable {
         }
     }
 
-    private func produce(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, backlog: Int64,
+    private func produce(synth: SynthConfig, bootstrap: String, settings: DaemonSettings, partitions: Int, lead: Int64,
                          status: DaemonStatusBoard) throws {
         var logger = Logger(label: "hsnn.bench.producer")
         logger.logLevel = .warning
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
                 bootstrapServers: bootstrap, clientID: "hsnn-bench",
-                properties: ["linger.ms": "5", "queue.buffering.max.messages": "\(max(100_000, 2 * backlog))"]),
+                properties: ["linger.ms": "5", "queue.buffering.max.messages": "\(max(100_000, 2 * lead * Int64(partitions)))"]),
             logger: logger)
+        // Slots 0..<partitions are the events topic's partitions, the last one the catalog's.
+        let names = (0..<partitions).map { "\(settings.eventsTopic)/\($0)" } + ["\(settings.itemsTopic)/0"]
+        var sent = [Int64](repeating: 0, count: partitions + 1)
+        var done = [Int64](repeating: 0, count: partitions + 1)
+        func refresh() {
+            let offsets = status.current.offsets
+            var total: Int64 = 0
+            var largest: Int64 = 0
+            for slot in names.indices {
+                done[slot] = offsets[names[slot]] ?? 0
+                total += sent[slot] - done[slot]
+                largest = max(largest, sent[slot] - done[slot])
+            }
+            maxTotalLead.store(max(maxTotalLead.load(ordering: .relaxed), total), ordering: .relaxed)
+            maxPartitionLead.store(max(maxPartitionLead.load(ordering: .relaxed), largest), ordering: .relaxed)
+        }
+
         let encoder = EventEncoder()
         var bytes: [UInt8] = []
         var count: Int64 = 0
         var iterator = try SyntheticStream(config: synth).makeIterator()
-        func processed() -> Int64 {
-            let s = status.current
-            return s.pipeline.events + s.pipeline.skippedMalformed
-        }
-        var allowed: Int64 = 0
         produce: while !stopRequested.load(ordering: .relaxed) {
-            if count >= allowed {
-                let done = processed()
-                maxLead.store(max(maxLead.load(ordering: .relaxed), count - done), ordering: .relaxed)
-                allowed = done + backlog
-                if count >= allowed {
-                    producer.poll(timeout: .milliseconds(5))
-                    continue
-                }
-                allowed = min(allowed, count + 512)
-            }
             guard let event = iterator.next() else {
                 exhausted.store(true, ordering: .relaxed)
                 break produce
             }
+            let topic: String
+            let key: String
+            let slot: Int
+            switch event {
+            case .item(let e): (topic, key, slot) = (settings.itemsTopic, e.itemID, partitions)
+            case .impression(let e): (topic, key, slot) = (settings.eventsTopic, e.userID, Int(keyPartition(of: e.userID, count: partitions)))
+            case .click(let e): (topic, key, slot) = (settings.eventsTopic, e.userID, Int(keyPartition(of: e.userID, count: partitions)))
+            }
+            if count % 512 == 0 { refresh() }
+            while sent[slot] - done[slot] >= lead {
+                if stopRequested.load(ordering: .relaxed) { break produce }
+                producer.poll(timeout: .milliseconds(5))
+                refresh()
+            }
             bytes.removeAll(keepingCapacity: true)
             try encoder.encode(event, into: &bytes)
-            switch event {
-            case .item(let e): try producer.send(topic: settings.itemsTopic, key: Array(e.itemID.utf8), value: bytes)
-            case .impression(let e): try producer.send(topic: settings.eventsTopic, key: Array(e.userID.utf8), value: bytes)
-            case .click(let e): try producer.send(topic: settings.eventsTopic, key: Array(e.userID.utf8), value: bytes)
-            }
+            try producer.send(topic: topic, key: Array(key.utf8), value: bytes, partition: slot == partitions ? 0 : Int32(slot))
+            sent[slot] += 1
             count += 1
             produced.store(count, ordering: .relaxed)
         }
         try producer.flush(timeout: .seconds(60))
     }
+}
+
+/// The partition a key goes to (FNV-1a of its UTF-8 bytes), as a keyed producer spreads users.
+func keyPartition(of key: String, count: Int) -> Int32 {
+    var hash: UInt32 = 2_166_136_261
+    for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+    return Int32(hash % UInt32(count))
 }
 
 /// Starts the producer once the broker runs, samples the daemon every second for the run's
@@ -565,20 +627,22 @@ private final class EndToEndDriver: Service, Sendable {
     let synth: SynthConfig
     let duration: Double
     let sampleEvery: Double
-    let backlog: Int
+    let partitions: Int
+    let lead: Int
     let status: DaemonStatusBoard
     let metrics: BenchMetrics
-    let bootstrap: @Sendable () -> String?
+    let bootstrap: String
     let logger: Logger
     let result = Mutex<EndToEndResult?>(nil)
 
-    init(settings: DaemonSettings, synth: SynthConfig, duration: Double, sampleEvery: Double, backlog: Int,
-         status: DaemonStatusBoard, metrics: BenchMetrics, bootstrap: @escaping @Sendable () -> String?, logger: Logger) {
+    init(settings: DaemonSettings, synth: SynthConfig, duration: Double, sampleEvery: Double, partitions: Int, lead: Int,
+         status: DaemonStatusBoard, metrics: BenchMetrics, bootstrap: String, logger: Logger) {
         self.settings = settings
         self.synth = synth
         self.duration = duration
         self.sampleEvery = sampleEvery
-        self.backlog = backlog
+        self.partitions = partitions
+        self.lead = lead
         self.status = status
         self.metrics = metrics
         self.bootstrap = bootstrap
@@ -586,16 +650,13 @@ private final class EndToEndDriver: Service, Sendable {
     }
 
     private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+    /// Records the training thread takes from the ingest queue at a time.
+    static let trainingChunk: Int64 = 512
 
     func run() async throws {
-        var address: String?
-        while address == nil {
-            if stopping { return }
-            address = bootstrap()
-            if address == nil { try? await Task.sleep(for: .milliseconds(50)) }
-        }
         let producer = BenchProducer()
-        producer.start(synth: synth, bootstrap: address!, settings: settings, backlog: backlog, status: status)
+        producer.start(synth: synth, bootstrap: bootstrap, settings: settings, partitions: partitions, lead: lead,
+                       status: status)
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -603,6 +664,7 @@ private final class EndToEndDriver: Service, Sendable {
         var samples: [MemorySample] = []
         var maxInProcess: Int64 = 0
         var secondsPaused = 0.0
+        var secondsStarved = 0.0
         var exhaustedAt: Double?
         var last = (seconds: 0.0, events: Int64(0), cpu: cpuStart)
         var nextSample = sampleEvery
@@ -615,8 +677,11 @@ private final class EndToEndDriver: Service, Sendable {
             let t = elapsed()
             let s = status.current
             let processed = s.pipeline.events + s.pipeline.skippedMalformed
-            maxInProcess = max(maxInProcess, metrics.counter("hsnn_ingest_records_total") - processed)
+            let waiting = metrics.counter("hsnn_ingest_records_total") - processed
+            maxInProcess = max(maxInProcess, waiting)
             if s.pausedForBackpressure { secondsPaused += t - previousTick }
+            // Less than one training chunk polled and not trained: the trainer has (almost) nothing to do.
+            if waiting < Self.trainingChunk { secondsStarved += t - previousTick }
             previousTick = t
             if exhaustedAt == nil, producer.exhausted.load(ordering: .relaxed) { exhaustedAt = t }
             if warmThreads == nil, t >= duration / 4 { warmThreads = (t, ThreadCPU.byName()) }
@@ -628,7 +693,8 @@ private final class EndToEndDriver: Service, Sendable {
                     examplesTrained: s.pipeline.examplesTrained,
                     eventsPerSecond: Double(s.pipeline.events - last.events) / interval,
                     cpuPercent: 100 * (cpu - last.cpu) / interval, cpuSeconds: cpu - cpuStart, pausedForBackpressure: s.pausedForBackpressure,
-                    modelVersion: s.modelVersion))
+                    backpressurePauses: s.backpressurePauses, trainerIdleSeconds: s.trainerIdleSeconds,
+                    ingestBlockedSeconds: s.ingestBlockedSeconds, modelVersion: s.modelVersion))
                 last = (t, s.pipeline.events, cpu)
                 nextSample += sampleEvery
                 if !samples.isEmpty, Int(samples.count) % 6 == 0 {
@@ -656,9 +722,11 @@ private final class EndToEndDriver: Service, Sendable {
             $0 = EndToEndResult(
                 samples: samples, measuredSeconds: measured, eventsProcessed: final.pipeline.events,
                 examplesTrained: final.pipeline.examplesTrained, produced: producer.produced.load(ordering: .relaxed),
-                producerExhaustedAt: exhaustedAt, producerError: producer.error.withLock { $0 }, backlogLimit: backlog,
+                producerExhaustedAt: exhaustedAt, producerError: producer.error.withLock { $0 }, leadLimit: lead, partitions: partitions,
                 maxInProcess: maxInProcess, queueCapacity: settings.queueCapacity, secondsPaused: secondsPaused,
-                backpressurePauses: 0, maxProducerLead: producer.maxLead.load(ordering: .relaxed),
+                secondsStarved: secondsStarved,
+                backpressurePauses: 0, maxPartitionLead: producer.maxPartitionLead.load(ordering: .relaxed),
+                maxTotalLead: producer.maxTotalLead.load(ordering: .relaxed),
                 snapshotPauses: metrics.timerValues("hsnn_checkpoint_snapshot_pause_seconds", before: cutoff),
                 publishSeconds: metrics.timerValues("hsnn_checkpoint_publish_seconds", before: cutoff),
                 publishFailures: 0, checkpointBytes: nil, finalStatus: final, recordsLost: 0, cpuSeconds: cpuSeconds,
@@ -746,6 +814,8 @@ struct E2EReport: Codable {
         var stageEvents: Int
         var stageExamples: Int
         var meanMessageBytes: Double
+        /// Where the end-to-end run's events went.
+        var broker: String
     }
 
     struct EndToEnd: Codable {
@@ -766,7 +836,11 @@ struct E2EReport: Codable {
         var recordsLost: Int64
         /// Process CPU time over wall time (200% = two cores).
         var cpuPercent: Double
+        /// The stage that limits the end-to-end rate, named from the shares measured after warm-up
+        /// (``Backpressure/trainerBusyShare``, ``Backpressure/pollerBlockedShare``), with the figures.
         var bottleneck: String
+        /// The slowest stage measured alone (per CPU-second), for comparison.
+        var slowestStageAlone: String
         /// CPU time by thread name after warm-up (threads that exited are missing).
         var threads: [ThreadShare]
         var finalLoss: Double?
@@ -789,14 +863,26 @@ struct E2EReport: Codable {
     }
 
     struct Backpressure: Codable {
-        var producerBacklogLimit: Int
-        var producerMaxLead: Int64
+        /// Most events the producer keeps ahead of the daemon in one partition, and the largest leads seen.
+        var producerLeadLimitPerPartition: Int
+        var producerMaxPartitionLead: Int64
+        var producerMaxTotalLead: Int64
         var queueCapacity: Int
         /// Records polled but not yet trained (queue + poller hold + chunk in training), at most.
         var maxPolledNotTrained: Int64
+        /// Partition pauses over the whole run: each one means the trainer took nothing from the full
+        /// queue for `ingest.pause_after_ms`.
         var pauses: Int64
+        var pauseAfterMs: Int64
         var secondsPaused: Double
         var shareOfTimePaused: Double
+        /// After warm-up: share of the time the training thread was busy (not waiting for records).
+        var trainerBusyShare: Double
+        /// After warm-up: share of the time the poller waited for room in the full ingest queue.
+        var pollerBlockedShare: Double
+        /// Share of the run with less than one training chunk (512 records) polled and not yet trained
+        /// (sampled every 250 ms): the trainer (nearly) ran out of input then.
+        var shareOfTimeTrainerStarved: Double
         /// Consumer lag from librdkafka's statistics at the end, summed over partitions: measured
         /// against the offsets committed after the last checkpoint, so it includes what was trained since.
         var kafkaLagAtEnd: Int64
@@ -840,6 +926,7 @@ struct E2EReport: Codable {
     var memory: Memory
 
     static func make(blas: BenchBLAS, synth: SynthConfig, stages: StageResults, run: EndToEndResult, settings: DaemonSettings,
+                     partitions: Int,
                      checkpointEvery: Double, flatThreshold: Double, before: [Double], after: [Double]) -> E2EReport {
         let samples = run.samples
         let warmIndex = samples.firstIndex { $0.seconds >= run.measuredSeconds / 4 } ?? 0
@@ -861,13 +948,24 @@ struct E2EReport: Codable {
             rates[i].ratioToEndToEnd = steadyEvents > 0 ? rates[i].eventsPerSecond / steadyEvents : nil
             rates[i].cpuRatioToEndToEnd = steadyPerCPU > 0 ? rates[i].eventsPerCpuSecond / steadyPerCPU : nil
         }
-        // CPU-second rates do not depend on what else the machine runs: they decide the bottleneck.
         let slowest = rates.min { $0.eventsPerCpuSecond < $1.eventsPerCpuSecond }
-        let bottleneck = slowest.map { stage in
-            "\(stage.stage) (the slowest stage alone: \(f(stage.eventsPerCpuSecond, 0)) events/cpu-s, "
-                + "\(f(stage.eventsPerSecond, 0)) events/s); end to end reaches \(f(100 * steadyPerCPU / stage.eventsPerCpuSecond, 0))% "
-                + "of its per-CPU rate and \(f(100 * steadyEvents / stage.eventsPerSecond, 0))% of its wall rate"
+        let slowestAlone = slowest.map { stage in
+            "\(stage.stage) (\(f(stage.eventsPerCpuSecond, 0)) events/cpu-s, \(f(stage.eventsPerSecond, 0)) events/s); "
+                + "end to end reaches \(f(100 * steadyPerCPU / stage.eventsPerCpuSecond, 0))% of its per-CPU rate and "
+                + "\(f(100 * steadyEvents / stage.eventsPerSecond, 0))% of its wall rate"
         } ?? "unknown"
+        // Who waited for whom after warm-up decides the bottleneck: a training thread that is
+        // busy all the time limits the rate; one that waits for records while the poller does
+        // not wait for room is starved by ingest.
+        let window = max(steadySeconds, 1e-9)
+        let trainerBusy = steadySeconds > 0
+            ? max(0, 1 - ((end?.trainerIdleSeconds ?? 0) - (warm?.trainerIdleSeconds ?? 0)) / window) : .nan
+        let pollerBlocked = steadySeconds > 0
+            ? ((end?.ingestBlockedSeconds ?? 0) - (warm?.ingestBlockedSeconds ?? 0)) / window : .nan
+        let bottleneck = Self.bottleneck(
+            trainerBusy: trainerBusy, pollerBlocked: pollerBlocked,
+            trainerCores: run.threads.first { $0.thread == "hsnn-trainer" }?.cores,
+            pollerCores: run.threads.first { $0.thread == "hsnn-poller" }?.cores)
 
         let warmSamples = Array(samples[warmIndex...])
         let growth = warm.flatMap { w in end.map { 100 * ($0.rssMiB - w.rssMiB) / w.rssMiB } } ?? .nan
@@ -886,7 +984,10 @@ struct E2EReport: Codable {
             blas: blas,
             stream: Stream(seed: synth.seed, clickEvents: synth.emitClickEvents, impressions: synth.numImpressions,
                            users: synth.numUsers, items: synth.numItems, stageEvents: stages.events,
-                           stageExamples: stages.examples, meanMessageBytes: stages.meanMessageBytes),
+                           stageExamples: stages.examples, meanMessageBytes: stages.meanMessageBytes,
+                           broker: settings.usesEmbeddedBroker
+                               ? "in-process librdkafka mock cluster, \(partitions) event partitions + 1 catalog partition"
+                               : settings.brokers),
             stages: rates,
             endToEnd: EndToEnd(
                 seconds: run.measuredSeconds, eventsPerSecond: steadyEvents, eventsPerCpuSecond: steadyPerCPU, examplesPerSecond: steadyExamples,
@@ -894,7 +995,7 @@ struct E2EReport: Codable {
                 eventsProcessed: run.eventsProcessed, examplesTrained: run.examplesTrained, eventsProduced: run.produced,
                 producerExhaustedAtSeconds: run.producerExhaustedAt, producerError: run.producerError,
                 recordsLost: run.recordsLost, cpuPercent: 100 * run.cpuSeconds / max(run.measuredSeconds, 1e-9),
-                bottleneck: bottleneck, threads: run.threads, finalLoss: s.learner["loss"], liveItems: s.learner["live_items"]),
+                bottleneck: bottleneck, slowestStageAlone: slowestAlone, threads: run.threads, finalLoss: s.learner["loss"], liveItems: s.learner["live_items"]),
             checkpoints: Checkpoints(
                 cadenceSeconds: checkpointEvery, published: run.publishSeconds.count, failed: run.publishFailures,
                 bytes: run.checkpointBytes, pauseMedianMs: pauses.isEmpty ? nil : median(pauses), pauseMaxMs: pauses.max(),
@@ -904,9 +1005,15 @@ struct E2EReport: Codable {
                 publishMedianSeconds: run.publishSeconds.isEmpty ? nil : median(run.publishSeconds),
                 publishMaxSeconds: run.publishSeconds.max()),
             backpressure: Backpressure(
-                producerBacklogLimit: run.backlogLimit, producerMaxLead: run.maxProducerLead, queueCapacity: run.queueCapacity,
-                maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses, secondsPaused: run.secondsPaused,
-                shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
+                producerLeadLimitPerPartition: run.leadLimit, producerMaxPartitionLead: run.maxPartitionLead,
+                producerMaxTotalLead: run.maxTotalLead, queueCapacity: run.queueCapacity,
+                maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses,
+                pauseAfterMs: settings.pauseAfter.components.seconds * 1000
+                    + settings.pauseAfter.components.attoseconds / 1_000_000_000_000_000,
+                secondsPaused: run.secondsPaused,
+                shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9),
+                trainerBusyShare: trainerBusy, pollerBlockedShare: pollerBlocked,
+                shareOfTimeTrainerStarved: run.secondsStarved / max(run.measuredSeconds, 1e-9), kafkaLagAtEnd: lagAtEnd),
             memory: Memory(
                 sampleEverySeconds: samples.count > 1 ? samples[1].seconds - samples[0].seconds : run.measuredSeconds,
                 samples: samples, warmAtSeconds: warm?.seconds ?? 0, rssWarmMiB: warm?.rssMiB ?? .nan,
@@ -921,6 +1028,26 @@ struct E2EReport: Codable {
                 dedupeCapacity: settings.joiner.dedupeCapacity))
     }
 
+    /// Names the stage that limits the end-to-end rate from the shares measured after warm-up.
+    ///
+    /// - A training thread busy (not waiting for records) at least 90% of the time limits the rate:
+    ///   `train`, however fast training runs alone (on a shared machine it also waits for a core).
+    /// - A training thread that waits for records while the poller seldom waits for room (at most
+    ///   10% of the time) is starved by `ingest` (broker fetch, poll, decode).
+    /// - Both waiting is the `hand-off` between them (pauses and refetches, wake-ups).
+    static func bottleneck(trainerBusy: Double, pollerBlocked: Double, trainerCores: Double?, pollerCores: Double?) -> String {
+        guard trainerBusy.isFinite, pollerBlocked.isFinite else { return "unknown (the run was too short to measure after warm-up)" }
+        let busy = "the training thread was busy \(f(100 * trainerBusy, 0))% of the time"
+            + (trainerCores.map { " (\(f($0, 2)) cores of CPU)" } ?? "")
+        let blocked = "the poller waited for room in the full ingest queue \(f(100 * pollerBlocked, 0))%"
+            + (pollerCores.map { " (poll + decode used \(f($0, 2)) cores)" } ?? "")
+        if trainerBusy >= 0.9 { return "train: \(busy); \(blocked)" }
+        if pollerBlocked <= 0.1 {
+            return "ingest (broker fetch, poll, decode): \(busy), it waited for records the rest; \(blocked)"
+        }
+        return "hand-off between poller and trainer: \(busy), it waited for records the rest, while \(blocked)"
+    }
+
     /// Tables for people.
     var text: String {
         var out = "hsnn bench e2e  \(date)\n"
@@ -929,7 +1056,8 @@ struct E2EReport: Codable {
         out += "stream: seed \(stream.seed), \(stream.clickEvents ? "unlabelled impressions + click events" : "labelled impressions"), "
             + "\(stream.users) users, \(stream.items) items, \(stream.impressions) impressions; "
             + "stages measured on the first \(stream.stageEvents) events (\(stream.stageExamples) examples), "
-            + "\(f(stream.meanMessageBytes, 0)) B per message\n\n"
+            + "\(f(stream.meanMessageBytes, 0)) B per message\n"
+        out += "broker: \(stream.broker)\n\n"
 
         out += "stage rates (stream events per second of wall time and of CPU time; ratio = stage alone / end to end)\n"
         out += "  " + pad("stage", 8) + lpad("events/s", 11) + lpad("ratio", 9) + lpad("events/cpu-s", 14) + lpad("ratio", 9)
@@ -943,7 +1071,8 @@ struct E2EReport: Codable {
         out += "  " + pad("e2e", 8) + lpad(f(e.eventsPerSecond, 0), 11) + lpad("1.00x", 9) + lpad(f(e.eventsPerCpuSecond, 0), 14)
             + lpad("1.00x", 9) + lpad(f(e.examplesPerSecond, 0), 12) + lpad("all", 9)
             + "  mock broker -> poll -> decode -> join -> train (after the first quarter; CPU of the whole process)\n"
-        out += "  bottleneck: \(e.bottleneck)\n\n"
+        out += "  bottleneck: \(e.bottleneck)\n"
+        out += "  slowest stage alone: \(e.slowestStageAlone)\n\n"
 
         out += "end to end: \(f(e.seconds, 0)) s, \(e.eventsProcessed) events processed (\(f(e.eventsPerSecondOverall, 0))/s overall), "
             + "\(e.examplesTrained) examples trained, \(e.eventsProduced) produced, CPU \(f(e.cpuPercent, 0))%, "
@@ -956,6 +1085,9 @@ struct E2EReport: Codable {
             out += "  WARNING: the stream ran out after \(f(t, 0)) s; the rest of the run had no producer (raise --stream-impressions)\n"
         }
         if let error = e.producerError { out += "  WARNING: producer failed: \(error)\n" }
+        if e.recordsLost > 0 {
+            out += "  WARNING: \(e.recordsLost) records were dropped by the broker before the daemon read them (lower --lead)\n"
+        }
 
         let c = checkpoints
         out += "checkpoints (every \(f(c.cadenceSeconds, 1)) s): \(c.published) published, \(c.failed) failed"
@@ -967,19 +1099,31 @@ struct E2EReport: Codable {
         out += "  publish time: median \(c.publishMedianSeconds.map { f($0, 2) } ?? "-") s, max \(c.publishMaxSeconds.map { f($0, 2) } ?? "-") s\n"
 
         let b = backpressure
-        out += "backpressure: producer kept <= \(b.producerBacklogLimit) events ahead (max \(b.producerMaxLead)); "
+        out += "backpressure: producer kept <= \(b.producerLeadLimitPerPartition) events ahead per partition "
+            + "(max \(b.producerMaxPartitionLead) in one, \(b.producerMaxTotalLead) in all); "
             + "polled but not trained <= \(b.maxPolledNotTrained) (queue capacity \(b.queueCapacity)); "
-            + "\(b.pauses) partition pauses, paused \(f(100 * b.shareOfTimePaused, 0))% of the time; lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
+            + "\(b.pauses) partition pauses (trainer took nothing for \(b.pauseAfterMs) ms), paused \(f(100 * b.shareOfTimePaused, 0))% of the time; "
+            + "after warm-up the trainer was busy \(f(100 * b.trainerBusyShare, 1))% and the poller waited on a full queue \(f(100 * b.pollerBlockedShare, 1))% of the time; "
+            + "less than one chunk polled and not trained \(f(100 * b.shareOfTimeTrainerStarved, 1))% of the time; "
+            + "lag behind the last committed checkpoint at the end \(b.kafkaLagAtEnd)\n\n"
 
         let m = memory
         out += "resident memory (VmRSS), every \(f(m.sampleEverySeconds, 0)) s\n"
         out += "  " + lpad("t (s)", 7) + lpad("RSS MiB", 10) + lpad("events", 12) + lpad("events/s", 10) + lpad("CPU %", 7)
-            + lpad("paused", 8) + lpad("ckpt", 6) + "\n"
+            + lpad("busy %", 8) + lpad("blocked %", 11) + lpad("pauses", 8) + lpad("paused", 8) + lpad("ckpt", 6) + "\n"
+        var previous: MemorySample?
         for s in m.samples {
+            let interval = max(s.seconds - (previous?.seconds ?? 0), 1e-9)
+            let busy = 100 * (1 - (s.trainerIdleSeconds - (previous?.trainerIdleSeconds ?? 0)) / interval)
+            let blocked = 100 * (s.ingestBlockedSeconds - (previous?.ingestBlockedSeconds ?? 0)) / interval
             out += "  " + lpad(f(s.seconds, 0), 7) + lpad(f(s.rssMiB, 1), 10) + lpad("\(s.eventsProcessed)", 12)
-                + lpad(f(s.eventsPerSecond, 0), 10) + lpad(f(s.cpuPercent, 0), 7) + lpad(s.pausedForBackpressure ? "yes" : "no", 8)
+                + lpad(f(s.eventsPerSecond, 0), 10) + lpad(f(s.cpuPercent, 0), 7) + lpad(f(max(busy, 0), 0), 8)
+                + lpad(f(blocked, 0), 11) + lpad("\(s.backpressurePauses)", 8) + lpad(s.pausedForBackpressure ? "yes" : "no", 8)
                 + lpad(s.modelVersion.map(String.init) ?? "-", 6) + "\n"
+            previous = s
         }
+        out += "  (busy %: training thread not waiting for records; blocked %: poller waiting for room in the full queue; "
+            + "pauses: partition pauses so far)\n"
         out += "  warm at \(f(m.warmAtSeconds, 0)) s: \(f(m.rssWarmMiB, 1)) MiB; end \(f(m.rssEndMiB, 1)) MiB (\(sign(m.growthAfterWarmPercent))%); "
             + "max \(f(m.rssMaxMiB, 1)) MiB; slope after warm \(f(m.slopeAfterWarmMiBPerMinute, 2)) MiB/min, "
             + "over the second half \(f(m.slopeSecondHalfMiBPerMinute, 2)) MiB/min\n"

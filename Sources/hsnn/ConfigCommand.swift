@@ -11,15 +11,23 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one key, e.g. --set kafka.brokers=host:9092 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    /// The configuration, or a `ValidationError` listing every problem with its key and source.
+    /// The configuration, or a `ValidationError` listing every problem with its key and source
+    /// (or the settings that contradict each other).
     func load() throws -> Configuration { try Self.load(file: config, overrides: overrides) }
 
     static func load(file: String?, overrides: [String]) throws -> Configuration {
+        let configuration: Configuration
         do {
-            return try ConfigLoader(schema: ModelSettings.schema).load(file: file, overrides: overrides)
+            configuration = try ConfigLoader(schema: ModelSettings.schema).load(file: file, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }
+        do {
+            try DaemonSettings(configuration).validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return configuration
     }
 }
 

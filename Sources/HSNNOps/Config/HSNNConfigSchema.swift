@@ -37,8 +37,16 @@ extension ConfigSection {
         counted by reason, logged with rate limiting and skipped.
         """, keys: [
         ConfigKey("ingest.queue_capacity", .int, default: .int(65_536), doc: """
-            Decoded events held between poller and trainer; when full, partitions are paused until it drains.
+            Decoded events held between poller and trainer. When it is full the poller waits for the trainer \
+            to take a chunk (librdkafka keeps prefetching up to `kafka.queued_max_messages_kbytes` meanwhile).
             """, constraints: [.range(1...16_777_216)]),
+        ConfigKey("ingest.pause_after_ms", .milliseconds, default: .duration(.seconds(3)), doc: """
+            How long the trainer may take nothing from a full queue before the poller pauses every assigned \
+            partition and goes back to polling; they resume once the queue is half empty. Pausing drops what \
+            librdkafka prefetched for them, so it is kept for real stalls. While the poller waits, rebalance \
+            callbacks wait too: a rebalance is delayed by at most this long. At most half of \
+            `max.poll.interval.ms` (in `kafka.properties`, librdkafka's default 300000).
+            """, constraints: [.range(Duration.milliseconds(10)...Duration.seconds(600))]),
         ConfigKey("ingest.max_message_bytes", .int, default: .int(65_536),
                   doc: "Messages larger than this are rejected as malformed (`too_large`).",
                   constraints: [.range(64...67_108_864)]),
