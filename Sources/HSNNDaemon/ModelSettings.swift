@@ -116,6 +116,7 @@ extension ModelConfig {
         case "index.restart_fraction": return "\(restartFraction)"
         case "index.attribute_weight": return "\(attributeWeight)"
         case "index.node_cross_features": return "\(nodeCrossFeatures)"
+        case "index.signature_popularity": return "\(signaturePopularity)"
         case "training.batch_size": return "\(batchSize)"
         case "training.learning_rate": return "\(learningRate)"
         case "training.embedding_learning_rate": return "\(embeddingLearningRate)"

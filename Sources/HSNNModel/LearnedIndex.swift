@@ -6,7 +6,7 @@ import HSNNMath
 /// Each item's vector `v` is the L2-normalised projection of its item-level item tower output
 /// (centered), plus, when ``attributeWeight`` is positive, a fixed attribute signature of the
 /// item's categorical values scaled to `attributeWeight` times the projection's norm (see
-/// ``writeSignatures(_:catalog:into:)``).
+/// ``writeSignatures(_:catalog:nowMs:into:)``).
 /// Index level 1 assigns `v` to a codebook of L2-normalised node embeddings; each further level
 /// assigns the residual `r_t = r_{t-1} - c_bar_{t-1}` to its own codebook (residual levels).
 /// Training uses the soft assignment `a = softmax(-alpha ||r - c_k||^2)` and the soft node
@@ -57,15 +57,19 @@ final class LearnedIndex {
     /// Weight of the attribute signature relative to the learned projection (0 = off).
     let attributeWeight: Float
     /// Weight of each item feature slot in the attribute signature (slot 0, the item id, is 0:
-    /// an id groups nothing). Re-estimated from the item level's interaction tower at every
-    /// full re-mapping.
+    /// an id groups nothing), then of the item's popularity (its decayed clicks, in powers of
+    /// two). Re-estimated from the item level's interaction tower at every full re-mapping.
     var slotWeights: [Float]
+    /// `ln 2 / half-life` of the popularity counters (the cross features' decay).
+    let popularityDecayRate: Double
 
     init(levels: Int, sizes: [Int], dim: Int, itemOutputs: Int, window: Int, itemSlots: Int, attributeWeight: Float,
-         rng: inout SeededRandom) {
+         popularityDecayRate: Double, rng: inout SeededRandom) {
         self.levels = levels
         self.attributeWeight = attributeWeight
-        slotWeights = (0..<itemSlots).map { $0 == 0 ? 0 : 1 }
+        self.popularityDecayRate = popularityDecayRate
+        // Feature slots 1... weigh 1 until the first estimate; the id slot and popularity 0.
+        slotWeights = (0...itemSlots).map { $0 == 0 || $0 == itemSlots ? 0 : 1 }
         self.sizes = Array(sizes.prefix(levels))
         self.dim = dim
         self.window = window
@@ -152,7 +156,7 @@ final class LearnedIndex {
     /// `ws.signature`: for every feature slot, the mean of fixed pseudo-random codes of the
     /// item's values (a code depends only on the value's hash), weighted by ``slotWeights``,
     /// summed and L2-normalised. Items with the same weighted values get the same signature.
-    func writeSignatures(_ items: some Collection<Int32>, catalog: ItemCatalog, into ws: IndexWorkspace) {
+    func writeSignatures(_ items: some Collection<Int32>, catalog: ItemCatalog, nowMs: Int64, into ws: IndexWorkspace) {
         let d = dim, m = ws.signature
         m.rows = items.count
         ws.useSignature = attributeWeight > 0
@@ -163,7 +167,16 @@ final class LearnedIndex {
             out.update(repeating: 0, count: d)
             guard i >= 0 else { continue }
             let base = Int(i) * catalog.valuesPerItem
-            for s in 1..<slotWeights.count where slotWeights[s] > 0 {
+            let popularitySlot = slotWeights.count - 1
+            if slotWeights[popularitySlot] > 0 {
+                let age = Double(max(nowMs - catalog.popUpdatedMs[Int(i)], 0))
+                let clicks = Double(catalog.popClicks[Int(i)]) * exp(-age * popularityDecayRate)
+                let bucket = UInt64(log2(1 + max(clicks, 0)))
+                slot.update(repeating: 0, count: d)
+                Self.addCode(of: 0x9090_7070_5050_3030 &+ bucket, into: slot, dim: d)
+                axpy(slotWeights[popularitySlot], slot, out, d)
+            }
+            for s in 1..<popularitySlot where slotWeights[s] > 0 {
                 slot.update(repeating: 0, count: d)
                 var count: Float = 0
                 for j in 0..<catalog.valuesPerItem where catalog.valueHash[base + j] != 0 && Int(catalog.valueSlot[base + j]) == s {

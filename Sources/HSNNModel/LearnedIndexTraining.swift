@@ -4,7 +4,7 @@ import HSNNMath
 /// Buffers of the LTI forward and backward passes for batches up to `capacity`.
 final class IndexWorkspace {
     let vRaw: Matrix, centered: Matrix, v: Matrix, vNorm: Matrix, centeredNorm: Matrix
-    /// Unit attribute signatures of the rows (filled by ``LearnedIndex/writeSignatures(_:catalog:into:)``).
+    /// Unit attribute signatures of the rows (filled by ``LearnedIndex/writeSignatures(_:catalog:nowMs:into:)``).
     let signature: Matrix
     var useSignature = false
     /// ``LearnedIndex/codebookVersion`` that `firstNormalized` was computed for (-1 = none).

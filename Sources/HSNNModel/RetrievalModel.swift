@@ -102,7 +102,8 @@ public final class RetrievalModel {
             levelModels = levels
             index = LearnedIndex(levels: config.levels - 1, sizes: config.nodes, dim: config.indexDim,
                                  itemOutputs: config.itemLevel.itemRows * config.dim, window: config.balanceWindow,
-                                 itemSlots: 1 + config.maxItemFields, attributeWeight: Float(config.attributeWeight), rng: &rng)
+                                 itemSlots: 1 + config.maxItemFields, attributeWeight: Float(config.attributeWeight),
+                                 popularityDecayRate: log(2) / config.crossHalfLifeMs, rng: &rng)
         }
         let levelCount = levelModels.count + 1
         ensembleWeight = DenseParameter(name: "ensemble.weight", rows: levelCount, cols: levelCount)
@@ -163,7 +164,7 @@ public final class RetrievalModel {
             let out = itemModel.itemTower.forward(ws.itemIn, ws.itemWS.item)
             for (r, i) in chunk.enumerated() { servingCache.storeItem(Int(i), out.row(r), version: catalog.version[Int(i)], weights: counters.weightsVersion) }
             if assign, let index, let iws = ws.indexWS {
-                index.writeSignatures(chunk, catalog: catalog, into: iws)
+                index.writeSignatures(chunk, catalog: catalog, nowMs: counters.nowMs, into: iws)
                 index.forward(items: out, alpha: 1, hard: true, reuseCodebook: true, iws)
                 for (r, i) in chunk.enumerated() where catalog.live[Int(i)] {
                     index.assign(item: Int(i), path: iws.hard + r * index.levels, vector: iws.v.row(r))
@@ -218,7 +219,7 @@ public final class RetrievalModel {
         start = 0
         while start < k {
             let chunk = seeds[start..<min(start + ws.capacity, k)]
-            index.writeSignatures(chunk, catalog: catalog, into: iws)
+            index.writeSignatures(chunk, catalog: catalog, nowMs: counters.nowMs, into: iws)
             index.forward(items: towerOutputs(chunk), alpha: 1, hard: true, iws)
             for r in 0..<chunk.count { book.row(start + r).update(from: iws.v.row(r), count: index.dim) }
             start += ws.capacity
@@ -293,22 +294,25 @@ public final class RetrievalModel {
     }
 
     /// How strongly the item level's interaction tower responds to each item feature slot's
-    /// cross features on the last trained batch: per slot, the root of the summed squared
+    /// cross features (and, last, to the item popularity features) on the last trained batch: per slot, the root of the summed squared
     /// first-layer weight norms times the inputs' mean squared magnitudes, scaled to a maximum
     /// of 1. Slot 0 (the item id) gets 0. Nil before the first batch.
     func estimateSlotWeights() -> [Float]? {
         guard let first = itemModel.interaction?.layers.first, batch.count > 0 else { return nil }
         let x = batch.crossIn, n = batch.count, w = first.weight.value
-        var out = [Float](repeating: 0, count: cross.itemSlots)
-        for s in 1..<cross.itemSlots {
+        func weight(_ columns: Range<Int>) -> Float {
             var acc: Float = 0
-            for c in (s * 5)..<(s * 5 + 5) {
+            for c in columns {
                 var m: Float = 0
                 for r in 0..<n { let v = x[r, c]; m += v * v }
                 acc += m / Float(n) * dot(w.row(c), w.row(c), w.cols)
             }
-            out[s] = acc.squareRoot()
+            return acc.squareRoot()
         }
+        // Feature slots 1..., then the item popularity columns (after the user totals).
+        var out = [Float](repeating: 0, count: cross.itemSlots + 1)
+        for s in 1..<cross.itemSlots { out[s] = weight((s * 5)..<(s * 5 + 5)) }
+        if config.signaturePopularity { out[cross.itemSlots] = weight((cross.itemSlots * 5 + 3)..<(cross.itemSlots * 5 + 6)) }
         guard let top = out.max(), top > 0, top.isFinite else { return nil }
         return out.map { $0 / top }
     }
@@ -522,7 +526,7 @@ public final class RetrievalModel {
         let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, ws.itemWS)
         for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits.base[j] }
         guard let index, let iws = ws.indexWS else { return }
-        index.writeSignatures(ws.items.prefix(n), catalog: catalog, into: iws)
+        index.writeSignatures(ws.items.prefix(n), catalog: catalog, nowMs: counters.nowMs, into: iws)
         index.forward(items: ws.itemWS.item.output, alpha: alpha, hard: hard, iws)
         let e = config.embeddingDim, dv = config.indexDim
         for l in 0..<levelModels.count {

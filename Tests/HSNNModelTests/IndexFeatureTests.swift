@@ -28,7 +28,7 @@ import Testing
             model.apply(ItemEvent(op: .upsert, itemID: id, timestampMs: model.counters.nowMs, features: f))
         }
         let ids = ["a", "b", "c"].map { model.catalog.index(of: $0)! }
-        index.writeSignatures(ids + [-1], catalog: model.catalog, into: ws)
+        index.writeSignatures(ids + [-1], catalog: model.catalog, nowMs: model.counters.nowMs, into: ws)
         let d = index.dim
         let a = Array(UnsafeBufferPointer(start: ws.signature.row(0), count: d))
         let b = Array(UnsafeBufferPointer(start: ws.signature.row(1), count: d))
@@ -43,11 +43,30 @@ import Testing
         #expect(index.slotWeights.max() == 1)
     }
 
+    @Test func popularityCountsInTheSignatureOnlyWhenAskedFor() throws {
+        let plain = try trainedModel()
+        #expect(try #require(plain.index).slotWeights.last == 0)
+        let withPopularity = try trainedModel { $0.signaturePopularity = true }
+        let index = try #require(withPopularity.index)
+        #expect(index.slotWeights.last.map { $0 > 0 } == true)
+        // Two items with the same values but different click counts get different signatures.
+        let ws = try #require(withPopularity.serving.indexWS)
+        let model = withPopularity
+        let f = Features([("creator", .string("c9")), ("genre", .strings(["g1"]))])
+        for id in ["cold", "hot"] { model.apply(ItemEvent(op: .upsert, itemID: id, timestampMs: model.counters.nowMs, features: f)) }
+        let hot = Int(model.catalog.index(of: "hot")!)
+        model.catalog.popClicks[hot] = 1_000
+        model.catalog.popUpdatedMs[hot] = model.counters.nowMs
+        index.writeSignatures([model.catalog.index(of: "cold")!, Int32(hot)], catalog: model.catalog, nowMs: model.counters.nowMs, into: ws)
+        let d = index.dim
+        #expect((0..<d).contains { abs(ws.signature.row(0)[$0] - ws.signature.row(1)[$0]) > 1e-3 })
+    }
+
     @Test func withoutTheAttributeWeightTheSignatureIsOff() throws {
         let model = try trainedModel { $0.attributeWeight = 0 }
         let index = try #require(model.index)
         let ws = try #require(model.serving.indexWS)
-        index.writeSignatures([0, 1], catalog: model.catalog, into: ws)
+        index.writeSignatures([0, 1], catalog: model.catalog, nowMs: model.counters.nowMs, into: ws)
         #expect(!ws.useSignature)
     }
 
