@@ -91,21 +91,16 @@ final class CrossFeatureStore {
         out.update(repeating: 0, count: width)
         if let h = user {
             var seen: UInt64 = 0
-            var f = (Float(0), Float(0), Float(0), Float(0), Float(0))
             for (key, slot) in zip(values, slots) {
                 let s = Int(slot)
                 guard s > 0, s < min(itemSlots, 64) else { continue }
                 var acc = ValueHistory()
                 acc.add(h, key, nowMs, self)
                 guard acc.any else { continue }
-                let o = out + s * 5
-                if seen & (1 << UInt64(s)) == 0 {
-                    acc.write(into: o, self)
-                    seen |= 1 << UInt64(s)
-                } else {
-                    withUnsafeMutablePointer(to: &f) { $0.withMemoryRebound(to: Float.self, capacity: 5) { acc.write(into: $0, self) } }
-                    o[0] = max(o[0], f.0); o[1] = max(o[1], f.1); o[2] = max(o[2], f.2); o[3] = max(o[3], f.3); o[4] = max(o[4], f.4)
-                }
+                let f = acc.features(self), o = out + s * 5
+                let first = seen & (1 << UInt64(s)) == 0
+                seen |= 1 << UInt64(s)
+                for k in 0..<5 { o[k] = first ? f[k] : max(o[k], f[k]) }
             }
             writeTotals(h, nowMs: nowMs, into: out)
         }
@@ -209,13 +204,15 @@ private struct ValueHistory {
         any = true
     }
 
-    /// The slot's five features: log impressions, log clicks, smoothed click-rate lift, recencies.
-    @inline(__always) func write(into o: UnsafeMutablePointer<Float>, _ store: CrossFeatureStore) {
+    /// The slot's five features (lanes 0-4): log impressions, log clicks, smoothed click-rate
+    /// lift, recencies of the last impression and click.
+    @inline(__always) func features(_ store: CrossFeatureStore) -> SIMD8<Float> {
         let p0 = store.priorCTR, a = store.smoothing
-        o[0] = log1pf(imp)
-        o[1] = log1pf(clk)
-        o[2] = logf((clk + a * p0) / (imp + a)) - logf(p0)
-        o[3] = rImp
-        o[4] = rClk
+        return SIMD8(log1pf(imp), log1pf(clk), logf((clk + a * p0) / (imp + a)) - logf(p0), rImp, rClk, 0, 0, 0)
+    }
+
+    @inline(__always) func write(into o: UnsafeMutablePointer<Float>, _ store: CrossFeatureStore) {
+        let f = features(store)
+        for k in 0..<5 { o[k] = f[k] }
     }
 }

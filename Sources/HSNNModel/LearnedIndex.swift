@@ -251,50 +251,15 @@ final class LearnedIndex {
     func remove(item i: Int) {
         guard i < memberPosition.count, memberPosition[i] >= 0 else { return }
         version += 1
+        removeFromLeaf(i)
+        for t in 0..<levels { path[i * levels + t] = -1 }
+        // Every node it represents (its own, and any it moved away from before a recomputation).
         for t in 0..<levels {
-            let n = node(item: i, level: t)
-            if representatives[t][n] == Int32(i) {
+            for (n, r) in representatives[t].enumerated() where r == Int32(i) {
                 dirtyRepresentatives[t].append(n)
                 representativesDirty = true
             }
         }
-        removeFromLeaf(i)
-        for t in 0..<levels { path[i * levels + t] = -1 }
-        // A representative that moved elsewhere earlier may also be this item.
-        for t in 0..<levels where representatives[t].contains(Int32(i)) {
-            if let n = representatives[t].firstIndex(of: Int32(i)) { dirtyRepresentatives[t].append(n) }
-            representativesDirty = true
-        }
-    }
-
-    /// Recomputes the representatives of the nodes whose representative was removed.
-    func recomputeDirtyRepresentatives() {
-        let first = Matrix(rows: sizes[0], cols: dim), norms = Matrix(rows: sizes[0], cols: 1)
-        normalizedFirstCodebook(into: first, norms: norms)
-        let emb = UnsafeMutablePointer<Float>.allocate(capacity: dim)
-        defer { emb.deallocate() }
-        for t in 0..<levels {
-            let leavesPerNode = leafCount / nodeCount(level: t)
-            for n in Set(dirtyRepresentatives[t]).sorted() {
-                nodeEmbedding(level: t, node: n, firstNormalized: first, into: emb)
-                var best: Int32 = -1
-                var bestD = Float.infinity
-                itemVectors.withUnsafeBufferPointer { vectors in
-                    for leaf in (n * leavesPerNode)..<((n + 1) * leavesPerNode) {
-                        for i in members[leaf] {
-                            let v = vectors.baseAddress! + Int(i) * dim
-                            var d: Float = 0
-                            for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
-                            if d < bestD || (d == bestD && i < best) { bestD = d; best = i }
-                        }
-                    }
-                }
-                representatives[t][n] = best
-            }
-            dirtyRepresentatives[t].removeAll()
-        }
-        representativesDirty = false
-        version += 1
     }
 
     private func removeFromLeaf(_ i: Int) {
@@ -308,27 +273,33 @@ final class LearnedIndex {
         memberPosition[i] = -1
     }
 
-    /// Recomputes every node's representative: the indexed item nearest the node embedding.
-    func recomputeRepresentatives() {
+    /// Recomputes the representatives (the indexed item nearest the node embedding, the lowest
+    /// index on ties) of every node, or with `onlyDirty` of the nodes whose representative was
+    /// removed since the last recomputation.
+    func recomputeRepresentatives(onlyDirty: Bool = false) {
         let first = Matrix(rows: sizes[0], cols: dim), norms = Matrix(rows: sizes[0], cols: 1)
         normalizedFirstCodebook(into: first, norms: norms)
+        let emb = UnsafeMutablePointer<Float>.allocate(capacity: dim)
+        defer { emb.deallocate() }
         for t in 0..<levels {
-            let count = nodeCount(level: t)
-            var best = [Int32](repeating: -1, count: count)
-            var bestD = [Float](repeating: .infinity, count: count)
-            let embeddings = Matrix(rows: count, cols: dim)
-            for n in 0..<count { nodeEmbedding(level: t, node: n, firstNormalized: first, into: embeddings.row(n)) }
+            let count = nodeCount(level: t), leavesPerNode = leafCount / count
+            let nodes = onlyDirty ? Set(dirtyRepresentatives[t]).sorted() : Array(0..<count)
             itemVectors.withUnsafeBufferPointer { vectors in
-                for i in 0..<memberPosition.count where memberPosition[i] >= 0 {
-                    let n = node(item: i, level: t)
-                    let emb = embeddings.row(n)
-                    let v = vectors.baseAddress! + i * dim
-                    var d: Float = 0
-                    for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
-                    if d < bestD[n] { bestD[n] = d; best[n] = Int32(i) }
+                for n in nodes {
+                    nodeEmbedding(level: t, node: n, firstNormalized: first, into: emb)
+                    var best: Int32 = -1
+                    var bestD = Float.infinity
+                    for leaf in (n * leavesPerNode)..<((n + 1) * leavesPerNode) {
+                        for i in members[leaf] {
+                            let v = vectors.baseAddress! + Int(i) * dim
+                            var d: Float = 0
+                            for j in 0..<dim { let x = v[j] - emb[j]; d += x * x }
+                            if d < bestD || (d == bestD && i < best) { bestD = d; best = i }
+                        }
+                    }
+                    representatives[t][n] = best
                 }
             }
-            representatives[t] = best
             dirtyRepresentatives[t].removeAll()
         }
         representativesDirty = false

@@ -9,9 +9,8 @@ final class IndexWorkspace {
     var useSignature = false
     /// ``LearnedIndex/codebookVersion`` that `firstNormalized` was computed for (-1 = none).
     var normalizedVersion: Int64 = -1
-    /// Squared norms of each level's codebook rows (level 1: valid for `codeNormsVersion`).
+    /// Squared norms of each level's codebook rows (level 1: of `firstNormalized`).
     let codeNorms: [UnsafeMutablePointer<Float>]
-    var codeNormsVersion: Int64 = -2
     let firstNormalized: Matrix, firstNorms: Matrix
     var residual: [Matrix] = [], scores: [Matrix] = [], assignment: [Matrix] = [], softNode: [Matrix] = []
     var pathEmbedding: [Matrix] = []
@@ -99,6 +98,7 @@ extension LearnedIndex {
         }
         if !reuseCodebook || ws.normalizedVersion != codebookVersion {
             normalizedFirstCodebook(into: ws.firstNormalized, norms: ws.firstNorms)
+            for j in 0..<sizes[0] { ws.codeNorms[0][j] = dot(ws.firstNormalized.row(j), ws.firstNormalized.row(j), d) }
             ws.normalizedVersion = reuseCodebook ? codebookVersion : -1
         }
         for t in 0..<levels {
@@ -114,11 +114,9 @@ extension LearnedIndex {
             let s = ws.scores[t], a = ws.assignment[t]
             s.rows = n; a.rows = n
             sgemm(.none, .transposed, m: n, n: k, k: d, a: r.base, lda: d, b: c.base, ldb: d, c: s.base, ldc: k)
+            // Squared row norms: level 1's were computed with its normalisation above.
             let codeNorms = ws.codeNorms[t]
-            if t > 0 || ws.codeNormsVersion != ws.normalizedVersion || ws.normalizedVersion < 0 {
-                for j in 0..<k { codeNorms[j] = dot(c.row(j), c.row(j), d) }
-                if t == 0 { ws.codeNormsVersion = ws.normalizedVersion }
-            }
+            if t > 0 { for j in 0..<k { codeNorms[j] = dot(c.row(j), c.row(j), d) } }
             for row in 0..<n {
                 let rr = r.row(row)
                 let rn = dot(rr, rr, d)

@@ -15,9 +15,9 @@ struct NodeProfiles: Sendable {
     /// The node's item with the most decayed clicks when the profile was built (-1 = none).
     var popular: [Int32]
 
-    /// Profiles of `count` empty nodes.
+    /// Profiles of `count` nodes with no values yet: `offsets` grows by one entry per node filled.
     init(count: Int) {
-        offsets = [Int32](repeating: 0, count: count + 1)
+        offsets = [0]
         hashes = []
         slots = []
         popular = [Int32](repeating: -1, count: count)
@@ -59,8 +59,6 @@ extension RetrievalModel {
             let nodes = index.nodeCount(level: t)
             let leavesPerNode = index.leafCount / nodes
             var p = NodeProfiles(count: nodes)
-            p.offsets.removeAll(keepingCapacity: true)
-            p.offsets.append(0)
             for n in 0..<nodes {
                 counts.removeAll(keepingCapacity: true)
                 var bestClicks: Float = -1
@@ -109,7 +107,7 @@ extension RetrievalModel {
     /// its node until then.)
     func refreshRepresentativesIfDirty() {
         guard let index, index.representativesDirty else { return }
-        index.recomputeDirtyRepresentatives()
+        index.recomputeRepresentatives(onlyDirty: true)
     }
 
     /// Writes the (user, node) cross features of level-`l` node `n` from `profiles` into `out`
