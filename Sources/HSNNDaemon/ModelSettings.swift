@@ -123,8 +123,13 @@ extension ModelConfig {
         case "training.gradient_clip": return "\(gradientClip)"
         case "training.seed": return "\(seed)"
         case "training.positive_weight": return "\(positiveWeight)"
-        case "training.sampled_negatives": return "\(sampledNegatives)"
-        case "training.sampled_negative_weight": return "\(sampledNegativeWeight)"
+        case "index.beam_min_items_per_k": return "\(beamMinItemsPerK)"
+        case "training.retrieval_negatives": return "\(retrievalNegatives)"
+        case "training.retrieval_uniform_share": return "\(retrievalUniformShare)"
+        case "training.retrieval_weight": return "\(retrievalWeight)"
+        case "training.retrieval_index_levels": return "\(retrievalIndexLevels)"
+        case "training.negative_memory": return "\(negativeMemory)"
+        case "training.frequency_alpha": return "\(frequencyAlpha)"
         default: preconditionFailure("ModelConfig key \(path) has no text form; add it to text(of:)")
         }
     }

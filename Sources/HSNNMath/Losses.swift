@@ -57,4 +57,48 @@ public enum Loss {
         }
         return Float(total) * inv
     }
+
+    /// Sampled softmax cross-entropy with a sampling-bias (log-Q) correction, averaged over
+    /// groups. Group `g` holds candidate rows `rows[g]` (row indices into `logits`); its first
+    /// candidate is the positive. The corrected logit of a candidate is `s_c - logQ_c`, with
+    /// `logQ_c` the log of the candidate's expected count under the sampling distribution, and
+    ///
+    /// `L = (1/G) sum_g [ -z_{g,0} + log sum_{c in g} exp(z_{g,c}) ]`, `z = s - logQ`.
+    ///
+    /// Candidates with `masked[c]` (a sampled negative that is the positive itself) are left out
+    /// of the sum. Writes `dL/ds_c = (softmax_c - [c is the positive]) / G`, times `scale`, into
+    /// `grad` (added when `accumulate`; rows outside every group are left untouched unless
+    /// `accumulate` is false, when they are zeroed) and returns `L` (unscaled).
+    @discardableResult
+    public static func sampledSoftmax(
+        logits s: UnsafePointer<Float>, logQ: UnsafePointer<Float>, masked: UnsafePointer<Bool>?,
+        groups: [[Int]], rowCount: Int, grad: UnsafeMutablePointer<Float>?, scale: Float = 1, accumulate: Bool = false
+    ) -> Float {
+        if let grad, !accumulate { grad.update(repeating: 0, count: rowCount) }
+        let live = groups.filter { !$0.isEmpty }
+        guard !live.isEmpty else { return 0 }
+        let inv = 1 / Float(live.count)
+        var total: Double = 0
+        var z: [Float] = []
+        for g in live {
+            z.removeAll(keepingCapacity: true)
+            var m = -Float.infinity
+            for r in g {
+                let v = (masked?[r] ?? false) ? -Float.infinity : s[r] - logQ[r]
+                z.append(v)
+                m = max(m, v)
+            }
+            var sum: Float = 0
+            for v in z where v > -Float.infinity { sum += expf(v - m) }
+            let lse = m + logf(sum)
+            total += Double(lse - z[0])
+            if let grad {
+                for (c, r) in g.enumerated() {
+                    let p = z[c] > -Float.infinity ? expf(z[c] - lse) : 0
+                    grad[r] += scale * inv * (p - (c == 0 ? 1 : 0))
+                }
+            }
+        }
+        return Float(total) * inv
+    }
 }

@@ -46,8 +46,11 @@ final class CrossFeatureStore {
         recencyRate = 1 / config.recencyScaleMs
     }
 
-    /// Features per pair: 5 per item slot, 3 user totals, 3 item popularity.
-    var width: Int { itemSlots * 5 + 6 }
+    /// Features per pair: 5 per item slot, 3 user totals, 5 item popularity (decayed
+    /// impressions, clicks and click rate; lifetime impressions and clicks).
+    var width: Int { Self.width(itemSlots: itemSlots) }
+
+    static func width(itemSlots: Int) -> Int { itemSlots * 5 + 8 }
 
     /// The prior click rate (global decayed rate, 0.05 before any data).
     var priorCTR: Float {
@@ -125,6 +128,8 @@ final class CrossFeatureStore {
         o[0] = log1pf(pi)
         o[1] = log1pf(pc)
         o[2] = logf((pc + 4 * a * p0) / (pi + 4 * a)) - logP0
+        o[3] = log1pf(catalog.lifetimeImpressions[i])
+        o[4] = log1pf(catalog.lifetimeClicks[i])
     }
 
     /// Records that `user` saw item `i` at `nowMs` (and clicked it or not).
@@ -138,6 +143,8 @@ final class CrossFeatureStore {
         catalog.popImpressions[i] = catalog.popImpressions[i] * pf + 1
         catalog.popClicks[i] = catalog.popClicks[i] * pf + y
         catalog.popUpdatedMs[i] = max(catalog.popUpdatedMs[i], nowMs)
+        catalog.lifetimeImpressions[i] += 1
+        catalog.lifetimeClicks[i] += y
 
         var h = users.removeValue(forKey: user) ?? UserHistory()
         let tf = decay(h.totalUpdatedMs, nowMs)

@@ -26,6 +26,9 @@ final class ItemCatalog {
     var popImpressions: [Float] = []
     var popClicks: [Float] = []
     var popUpdatedMs: [Int64] = []
+    /// Lifetime (undecayed) impression and click counts.
+    var lifetimeImpressions: [Float] = []
+    var lifetimeClicks: [Float] = []
     private(set) var liveCount = 0
     /// Bumped on every catalog change (serving caches compare it to skip their staleness scan).
     private(set) var mutations: Int64 = 0
@@ -58,6 +61,8 @@ final class ItemCatalog {
         popImpressions.append(0)
         popClicks.append(0)
         popUpdatedMs.append(t)
+        lifetimeImpressions.append(0)
+        lifetimeClicks.append(0)
         return i
     }
 
@@ -118,7 +123,8 @@ final class ItemCatalog {
 
     /// Restores the catalog from saved arrays.
     func restore(ids: [String], valueHash: [UInt64], valueSlot: [UInt8], dense: [Float], live: [Bool], catalogued: [Bool],
-                 lastSeenMs: [Int64], version: [UInt32], popImpressions: [Float], popClicks: [Float], popUpdatedMs: [Int64]) {
+                 lastSeenMs: [Int64], version: [UInt32], popImpressions: [Float], popClicks: [Float], popUpdatedMs: [Int64],
+                 lifetimeImpressions: [Float], lifetimeClicks: [Float]) {
         self.ids = ids
         indexByID = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($0.element, Int32($0.offset)) })
         self.idHash = ids.map { stableHash("item_id", $0) }
@@ -132,6 +138,8 @@ final class ItemCatalog {
         self.popImpressions = popImpressions
         self.popClicks = popClicks
         self.popUpdatedMs = popUpdatedMs
+        self.lifetimeImpressions = lifetimeImpressions
+        self.lifetimeClicks = lifetimeClicks
         liveCount = live.reduce(0) { $0 + ($1 ? 1 : 0) }
     }
 }

@@ -4,8 +4,10 @@ import HSNNMath
 /// user tower (`num_u x d`), item tower (`num_i x d`), interaction tower (`1 x d`) and an
 /// over-arch MLP over the `num_u x num_i` dot products and the interaction output.
 ///
-/// Without an over-arch (the two-tower baseline: `num_u = num_i = 1`, no interaction tower)
-/// the logit is the dot product plus a bias.
+/// It has two heads: the click logit (trained with BCE on impressions, calibrated) and the
+/// retrieval logit (trained with the sampled softmax over the catalog, used to rank). Without an
+/// over-arch (the two-tower baseline: `num_u = num_i = 1`, no interaction tower) the click
+/// logit is the dot product plus a bias and the retrieval logit the dot product.
 final class MoNN {
     let name: String
     let userRows: Int
@@ -16,6 +18,8 @@ final class MoNN {
     let interaction: MLP?
     let overArch: MLP?
     let dotBias: DenseParameter
+    /// Logits per pair: column 0 the click logit, column 1 the retrieval logit.
+    static let heads = 2
 
     init(name: String, userInputs: Int, itemInputs: Int, interactionInputs: Int?, size: MoNNSize, dim: Int,
          withOverArch: Bool, layerNorm: Bool, rng: inout SeededRandom) {
@@ -36,7 +40,7 @@ final class MoNN {
         }
         if withOverArch {
             overArch = MLP(name: "\(name).over_arch",
-                           sizes: [size.userRows * size.itemRows + (interactionInputs == nil ? 0 : dim)] + size.overHidden + [1],
+                           sizes: [size.userRows * size.itemRows + (interactionInputs == nil ? 0 : dim)] + size.overHidden + [MoNN.heads],
                            layerNorm: layerNorm, finalGain: 0.1, rng: &rng)
         } else {
             overArch = nil
@@ -61,7 +65,8 @@ final class MoNN {
         pairs * dim + (overArch.map { $0.layers.reduce(0) { $0 + $1.inputs * $1.outputs } } ?? 0)
     }
 
-    /// Runs the towers on the used rows and then the head; returns the logits (`rows x 1`).
+    /// Runs the towers on the used rows and then the head; returns the logits (`rows x 2`:
+    /// click, retrieval).
     @discardableResult
     func forward(userIn: Matrix, itemIn: Matrix, interactionIn: Matrix?, _ ws: MoNNWorkspace) -> Matrix {
         let u = userTower.forward(userIn, ws.user)
@@ -90,13 +95,14 @@ final class MoNN {
         }
         if let overArch {
             let out = overArch.forward(ws.overIn, ws.over!)
-            ws.logits.base.update(from: out.base, count: n)
+            ws.logits.base.update(from: out.base, count: n * MoNN.heads)
         } else {
             let b = dotBias.value.base[0]
             for r in 0..<n {
-                var s = b
+                var s: Float = 0
                 for p in 0..<np { s += ws.overIn.base[r * oc + p] }
-                ws.logits.base[r] = s
+                ws.logits[r, 0] = s + b
+                ws.logits[r, 1] = s
             }
         }
         return ws.logits
@@ -119,8 +125,8 @@ final class MoNN {
         } else {
             var db: Float = 0
             for r in 0..<n {
-                let g = ws.dLogits.base[r]
-                db += g
+                let g = ws.dLogits[r, 0] + ws.dLogits[r, 1]
+                db += ws.dLogits[r, 0]
                 for p in 0..<np { ws.dOverIn.base[r * oc + p] = g }
             }
             dotBias.grad.base[0] += db
@@ -179,8 +185,8 @@ final class MoNNWorkspace {
         over = m.overArch?.makeWorkspace(capacity: capacity)
         overIn = Matrix(rows: capacity, cols: m.overInputs)
         dOverIn = Matrix(rows: capacity, cols: m.overInputs)
-        logits = Matrix(rows: capacity, cols: 1)
-        dLogits = Matrix(rows: capacity, cols: 1)
+        logits = Matrix(rows: capacity, cols: MoNN.heads)
+        dLogits = Matrix(rows: capacity, cols: MoNN.heads)
         dU = Matrix(rows: capacity, cols: m.userRows * m.dim)
         dI = Matrix(rows: capacity, cols: m.itemRows * m.dim)
         dX = Matrix(rows: capacity, cols: m.dim)

@@ -76,6 +76,10 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var indexDim: Int = 32
     /// Beam width per index level at serving.
     public var beam: [Int] = [64, 64]
+    /// The last index level's beam widens, in rank order, until its leaves hold at least this
+    /// many items per item requested (`k`), so a small catalog or a sparse region of the index
+    /// still yields enough candidates.
+    public var beamMinItemsPerK: Int = 8
     public var maxAlpha: Double = 200
     public var minAlpha: Double = 20
     public var alphaExponent: Double = 1
@@ -117,11 +121,23 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var embeddingLearningRate: Double = 0.05
     public var gradientClip: Double = 10
     public var seed: UInt64 = 7
-    /// Sampled negatives per impression: the same user with uniformly drawn live items, label 0
-    /// (0 = impressions only). They never update the cross features.
-    public var sampledNegatives: Int = 0
-    /// Loss weight of a sampled negative.
-    public var sampledNegativeWeight: Double = 1
+    /// Sampled negatives per click for the retrieval objective (0 = click BCE only). Each click
+    /// gets its own negatives, drawn from a mixture of live items (uniform) and recent clicks
+    /// (popularity-proportional); see ``retrievalUniformShare``.
+    public var retrievalNegatives: Int = 8
+    /// Share of the retrieval negatives drawn uniformly over live items; the rest come from
+    /// the memory of recent clicks.
+    public var retrievalUniformShare: Double = 0.5
+    /// Weight of the retrieval objective (sampled softmax with the log-Q correction) relative
+    /// to the click BCE.
+    public var retrievalWeight: Double = 1
+    /// Whether the index levels are trained with the retrieval objective too (weighted by the
+    /// index-loss warm-up like their click BCE).
+    public var retrievalIndexLevels: Bool = true
+    /// Clicks remembered for popularity-proportional negatives.
+    public var negativeMemory: Int = 4096
+    /// Step size of the streaming click-frequency estimator (the log-Q correction).
+    public var frequencyAlpha: Double = 0.05
     /// Weight of positive examples in the loss.
     public var positiveWeight: Double = 1
 
@@ -143,7 +159,8 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("model.cross_half_life_ms", "cross-feature half-life"), ("model.recency_scale_ms", "recency time scale"),
         ("model.cross_max_values_per_user", ""), ("model.cross_max_users", ""),
         ("index.levels", "2 or 3"), ("index.nodes", "codebook sizes"), ("index.dim", "node embedding width"),
-        ("index.beam", "beam per level"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
+        ("index.beam", "beam per level"),
+        ("index.beam_min_items_per_k", "the last level's beam widens until its leaves hold this many items per requested item"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
         ("index.schedule_events", "temperature schedule length T"), ("index.warmup_fraction", ""),
         ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
         ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
@@ -152,8 +169,13 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         ("index.node_cross_features", "(user, node profile) cross features at index levels"),
         ("index.signature_popularity", "popularity code in the attribute signature"),
         ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
-        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""), ("training.sampled_negatives", "per impression"),
-        ("training.sampled_negative_weight", ""),
+        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
+        ("training.retrieval_negatives", "sampled negatives per click for the retrieval objective (0 = click BCE only)"),
+        ("training.retrieval_uniform_share", "share of retrieval negatives drawn uniformly over live items"),
+        ("training.retrieval_weight", "weight of the retrieval objective"),
+        ("training.retrieval_index_levels", "train the index levels with the retrieval objective too"),
+        ("training.negative_memory", "recent clicks kept for popularity-proportional negatives"),
+        ("training.frequency_alpha", "step size of the streaming click-frequency estimator"),
     ]
 
     /// Sets `key` (e.g. `index.nodes`) from its text form (`[256,16]`, `0.01`, `two_tower`).
@@ -214,6 +236,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         case "index.nodes": nodes = try ints()
         case "index.dim": indexDim = try int()
         case "index.beam": beam = try ints()
+        case "index.beam_min_items_per_k": beamMinItemsPerK = try int()
         case "index.max_alpha": maxAlpha = try double()
         case "index.min_alpha": minAlpha = try double()
         case "index.alpha_exponent": alphaExponent = try double()
@@ -239,8 +262,12 @@ public struct ModelConfig: Sendable, Hashable, Codable {
             guard let s = UInt64(v) else { throw .badValue(key, text, "a non-negative integer") }
             seed = s
         case "training.positive_weight": positiveWeight = try double()
-        case "training.sampled_negatives": sampledNegatives = try int()
-        case "training.sampled_negative_weight": sampledNegativeWeight = try double()
+        case "training.retrieval_negatives": retrievalNegatives = try int()
+        case "training.retrieval_uniform_share": retrievalUniformShare = try double()
+        case "training.retrieval_weight": retrievalWeight = try double()
+        case "training.retrieval_index_levels": retrievalIndexLevels = try bool()
+        case "training.negative_memory": negativeMemory = try int()
+        case "training.frequency_alpha": frequencyAlpha = try double()
         default: throw .unknownKey(key)
         }
     }
@@ -261,6 +288,12 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         try require(beam.count >= levels - 1 && beam.prefix(levels - 1).allSatisfy { $0 >= 1 }, "index.beam",
                     "\(levels - 1) beam widths of at least 1")
         try require(batchSize >= 1, "training.batch_size", "at least 1")
+        try require(beamMinItemsPerK >= 0 && beamMinItemsPerK <= 1_000_000, "index.beam_min_items_per_k", "an integer from 0 to 1000000")
+        try require(retrievalNegatives >= 0 && retrievalNegatives <= 1024, "training.retrieval_negatives", "an integer from 0 to 1024")
+        try require(retrievalUniformShare >= 0 && retrievalUniformShare <= 1, "training.retrieval_uniform_share", "a number from 0 to 1")
+        try require(retrievalWeight >= 0 && retrievalWeight.isFinite, "training.retrieval_weight", "a finite number >= 0")
+        try require(negativeMemory >= 1, "training.negative_memory", "at least 1")
+        try require(frequencyAlpha > 0 && frequencyAlpha <= 1, "training.frequency_alpha", "a number in (0, 1]")
         try require(balanceWindow >= 1, "index.balance_window", "at least 1")
         try require(scheduleEvents >= 1, "index.schedule_events", "at least 1")
         try require(attributeWeight >= 0 && attributeWeight.isFinite, "index.attribute_weight", "a finite number >= 0")

@@ -38,6 +38,10 @@ struct ModelStateHeader: Codable {
     var balanceWindowCounts: [[Int]]
     var itemCount: Int
     var indexedItemCapacity: Int
+    /// Clock of the click-frequency estimator and the click memory's ring position.
+    var frequencyClicks: Int64
+    var negativeMemoryNext: Int
+    var negativeMemoryFilled: Int
 }
 
 /// A complete, immutable deep copy of a ``RetrievalModel``'s state, taken between batches on the
@@ -53,7 +57,7 @@ struct ModelStateHeader: Codable {
 ///   per-user cross-feature state.
 public struct ModelSnapshot: Sendable {
     /// Current format of the state folder.
-    public static let formatVersion = 2
+    public static let formatVersion = 3
     public let header: Data
     public let itemIDs: [String]
     public let weights: [SnapshotTensor]
@@ -115,7 +119,8 @@ extension RetrievalModel {
             indexMovesLastRemap: index?.movesLastRemap ?? 0, indexRemaps: index?.remaps ?? 0, indexReseeded: index?.reseeded ?? 0, indexVersion: index?.version ?? 0,
             indexRepresentativesDirty: index?.representativesDirty ?? false, indexCodebookSeeded: index?.codebookSeeded ?? false,
             indexCenter: index?.center ?? [], balanceWindowCounts: index?.windowCounts ?? [],
-            itemCount: catalog.count, indexedItemCapacity: index?.memberPosition.count ?? 0)
+            itemCount: catalog.count, indexedItemCapacity: index?.memberPosition.count ?? 0,
+            frequencyClicks: frequency.clicks, negativeMemoryNext: memory.next, negativeMemoryFilled: memory.filled)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let headerData = (try? encoder.encode(header)) ?? Data()
@@ -146,6 +151,11 @@ extension RetrievalModel {
             SnapshotTensor(name: "catalog.popularity_impressions", shape: [n], payload: .f32(catalog.popImpressions)),
             SnapshotTensor(name: "catalog.popularity_clicks", shape: [n], payload: .f32(catalog.popClicks)),
             SnapshotTensor(name: "catalog.popularity_updated_ms", shape: [n], payload: .i64(catalog.popUpdatedMs)),
+            SnapshotTensor(name: "catalog.lifetime_impressions", shape: [n], payload: .f32(catalog.lifetimeImpressions)),
+            SnapshotTensor(name: "catalog.lifetime_clicks", shape: [n], payload: .f32(catalog.lifetimeClicks)),
+            SnapshotTensor(name: "retrieval.frequency_last_click", shape: [frequency.lastClick.count], payload: .i64(frequency.lastClick)),
+            SnapshotTensor(name: "retrieval.frequency_gap", shape: [frequency.gap.count], payload: .f32(frequency.gap)),
+            SnapshotTensor(name: "retrieval.negative_memory", shape: [memory.items.count], payload: .i32(memory.items)),
         ]
         if let index {
             let cap = index.memberPosition.count
@@ -277,11 +287,24 @@ extension RetrievalModel {
             live: try get("catalog.live", state.uint8s).map { $0 != 0 }, catalogued: try get("catalog.catalogued", state.uint8s).map { $0 != 0 },
             lastSeenMs: try get("catalog.last_seen_ms", state.int64s), version: try get("catalog.version", state.int64s).map { UInt32(truncatingIfNeeded: $0) },
             popImpressions: try get("catalog.popularity_impressions", state.floats), popClicks: try get("catalog.popularity_clicks", state.floats),
-            popUpdatedMs: try get("catalog.popularity_updated_ms", state.int64s))
+            popUpdatedMs: try get("catalog.popularity_updated_ms", state.int64s),
+            lifetimeImpressions: try get("catalog.lifetime_impressions", state.floats), lifetimeClicks: try get("catalog.lifetime_clicks", state.floats))
         guard model.catalog.valueHash.count == n * model.catalog.valuesPerItem, model.catalog.dense.count == n * model.catalog.denseWidth,
-              model.catalog.live.count == n, model.catalog.popUpdatedMs.count == n else {
+              model.catalog.live.count == n, model.catalog.popUpdatedMs.count == n,
+              model.catalog.lifetimeImpressions.count == n, model.catalog.lifetimeClicks.count == n else {
             throw ModelStateError(path: path("state.safetensors"), message: "catalog tensors do not match \(n) items")
         }
+        let lastClick = try get("retrieval.frequency_last_click", state.int64s), gap = try get("retrieval.frequency_gap", state.floats)
+        let remembered = try get("retrieval.negative_memory", state.int32s)
+        guard lastClick.count == gap.count, lastClick.count <= n, remembered.count == model.memory.items.count,
+              remembered.allSatisfy({ $0 >= -1 && Int($0) < n }),
+              (0..<remembered.count).contains(header.negativeMemoryNext), (0...remembered.count).contains(header.negativeMemoryFilled) else {
+            throw ModelStateError(path: path("state.safetensors"), message: "retrieval tensors (click frequencies, click memory) are inconsistent")
+        }
+        model.frequency.clicks = header.frequencyClicks
+        model.frequency.lastClick = lastClick
+        model.frequency.gap = gap
+        model.memory = NegativeMemory(items: remembered, next: header.negativeMemoryNext, filled: header.negativeMemoryFilled)
         if let index = model.index {
             let cap = header.indexedItemCapacity
             index.path = try get("index.path", state.int32s)

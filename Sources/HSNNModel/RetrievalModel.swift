@@ -19,6 +19,8 @@ public struct TrainingCounters: Sendable, Hashable, Codable {
     public var weightsVersion: Int64 = 0
     /// Mean loss of the last batch (item level BCE) and of the whole objective.
     public var lastItemLoss: Float = 0
+    /// Mean retrieval loss of the last batch (item level sampled softmax).
+    public var lastRetrievalLoss: Float = 0
     public var lastTotalLoss: Float = 0
     public var lastReconstructionLoss: Float = 0
     public var lastBalance: Float = 0
@@ -48,6 +50,13 @@ public final class RetrievalModel {
     /// Ensemble: level `l`'s logit is `sum_{t <= l} W[l, t] * o_t + b[l]` over MoNN outputs `o_t`.
     let ensembleWeight: DenseParameter
     let ensembleBias: DenseParameter
+    /// The same ensemble for the retrieval head.
+    let retrievalEnsembleWeight: DenseParameter
+    let retrievalEnsembleBias: DenseParameter
+    /// Click shares for the log-Q correction of the retrieval objective, and recent clicks for
+    /// its popularity-proportional negatives.
+    var frequency: FrequencyEstimator
+    var memory: NegativeMemory
     var adam: AdamOptimizer
     var rng: SeededRandom
     public internal(set) var counters = TrainingCounters()
@@ -58,7 +67,7 @@ public final class RetrievalModel {
     let userWidth: Int
     let itemWidth: Int
     let levelItemWidth: Int
-    lazy var batch = BatchWorkspace(model: self, capacity: config.batchSize)
+    lazy var batch = BatchWorkspace(model: self, capacity: config.batchSize * (1 + config.retrievalNegatives))
     lazy var serving = ServingWorkspace(model: self, capacity: 2048)
     var servingCache = ServingCache()
     /// Replaces the auxiliary MSE target (the item-level interaction output, a constant for the
@@ -80,7 +89,7 @@ public final class RetrievalModel {
         userWidth = (1 + config.maxUserFields) * e + config.maxDenseFeatures
         itemWidth = (1 + config.maxItemFields) * e + config.maxDenseFeatures
         levelItemWidth = config.indexDim + itemWidth
-        let crossWidth = (1 + config.maxItemFields) * 5 + 6
+        let crossWidth = CrossFeatureStore.width(itemSlots: 1 + config.maxItemFields)
         switch config.kind {
         case .twoTower:
             let size = MoNNSize(userRows: 1, itemRows: 1, towerHidden: config.itemLevel.towerHidden, interactionHidden: [], overHidden: [])
@@ -108,15 +117,19 @@ public final class RetrievalModel {
         let levelCount = levelModels.count + 1
         ensembleWeight = DenseParameter(name: "ensemble.weight", rows: levelCount, cols: levelCount)
         ensembleBias = DenseParameter(name: "ensemble.bias", rows: 1, cols: levelCount)
-        for l in 0..<levelCount { ensembleWeight.value[l, l] = 1 }
+        retrievalEnsembleWeight = DenseParameter(name: "ensemble.retrieval.weight", rows: levelCount, cols: levelCount)
+        retrievalEnsembleBias = DenseParameter(name: "ensemble.retrieval.bias", rows: 1, cols: levelCount)
+        for l in 0..<levelCount { ensembleWeight.value[l, l] = 1; retrievalEnsembleWeight.value[l, l] = 1 }
         var dense = itemModel.parameters
         for m in levelModels { dense += m.parameters }
         if let index { dense += index.parameters }
-        if config.kind == .hsnn { dense += [ensembleWeight, ensembleBias] }
+        if config.kind == .hsnn { dense += [ensembleWeight, ensembleBias, retrievalEnsembleWeight, retrievalEnsembleBias] }
         denseParameters = dense
         let books = Set((index?.codebooks ?? []).map { ObjectIdentifier($0) })
         learningRateScales = dense.map { books.contains(ObjectIdentifier($0)) ? Float(config.codebookLearningRateScale) : 1 }
         adam = AdamOptimizer(learningRate: Float(config.learningRate), clip: Float(config.gradientClip))
+        frequency = FrequencyEstimator(alpha: Float(config.frequencyAlpha))
+        memory = NegativeMemory(capacity: config.negativeMemory)
         self.rng = rng
     }
 
@@ -312,7 +325,7 @@ public final class RetrievalModel {
         // Feature slots 1..., then the item popularity columns (after the user totals).
         var out = [Float](repeating: 0, count: cross.itemSlots + 1)
         for s in 1..<cross.itemSlots { out[s] = weight((s * 5)..<(s * 5 + 5)) }
-        if config.signaturePopularity { out[cross.itemSlots] = weight((cross.itemSlots * 5 + 3)..<(cross.itemSlots * 5 + 6)) }
+        if config.signaturePopularity { out[cross.itemSlots] = weight((cross.itemSlots * 5 + 3)..<cross.width) }
         guard let top = out.max(), top > 0, top.isFinite else { return nil }
         return out.map { $0 / top }
     }
@@ -321,46 +334,17 @@ public final class RetrievalModel {
 
     /// Trains on labelled examples in order, in mini-batches of `config.batchSize`, then
     /// updates the cross features and the index mapping of the items in each batch.
+    ///
+    /// Each step minimises the click BCE on the impressions plus the retrieval objective: for
+    /// every click, a sampled softmax over the clicked item and `training.retrieval_negatives`
+    /// sampled items with the log-Q correction (see docs/model.md).
     public func train(_ examples: [LabeledExample]) {
-        let negatives = config.sampledNegatives
-        if negatives > 0 {
-            // Each impression is followed by `negatives` sampled (user, random live item) negatives.
-            var all: [LabeledExample] = []
-            var sampled: [Bool] = []
-            all.reserveCapacity(examples.count * (1 + negatives))
-            for ex in examples {
-                all.append(ex); sampled.append(false)
-                for _ in 0..<negatives {
-                    guard let item = randomLiveItem() else { break }
-                    var imp = ex.impression
-                    imp.itemID = catalog.ids[item]
-                    all.append(LabeledExample(impression: imp, clicked: false)); sampled.append(true)
-                }
-            }
-            var start = 0
-            while start < all.count {
-                let end = min(start + config.batchSize, all.count)
-                trainStep(all[start..<end], sampled: sampled[start..<end])
-                start = end
-            }
-            return
-        }
         var start = 0
         while start < examples.count {
             let end = min(start + config.batchSize, examples.count)
-            trainStep(examples[start..<end], sampled: nil)
+            trainStep(examples[start..<end])
             start = end
         }
-    }
-
-    /// A uniformly drawn live item (nil when none is found quickly).
-    func randomLiveItem() -> Int? {
-        guard catalog.liveCount > 0 else { return nil }
-        for _ in 0..<32 {
-            let i = Int(rng.next() % UInt64(catalog.count))
-            if catalog.live[i] { return i }
-        }
-        return nil
     }
 
     /// Updates the online state (cross-feature counters, item popularity, clock) from examples
@@ -387,14 +371,12 @@ public final class RetrievalModel {
         return Float(config.indexLossWeight * x)
     }
 
-    func trainStep(_ examples: ArraySlice<LabeledExample>, sampled: ArraySlice<Bool>?) {
+    func trainStep(_ examples: ArraySlice<LabeledExample>) {
         guard !examples.isEmpty else { return }
         if let index, !index.codebookSeeded { seedCodebook() }
         refreshRepresentativesIfDirty()
-        featurize(examples.lazy.map { ($0.impression, $0.clicked) }, count: examples.count, createItems: true)
-        if let sampled {
-            for j in 0..<batch.count where sampled[sampled.startIndex + j] { batch.weights[j] = Float(config.sampledNegativeWeight) }
-        }
+        let sample = sampleRetrievalNegatives(examples)
+        featurizeStep(examples, sample)
         let losses = forwardBackward(withGradients: true, hard: false)
         adam.update(denseParameters, scales: learningRateScales)
         index?.codebookVersion += 1
@@ -403,15 +385,15 @@ public final class RetrievalModel {
         itemTable.adagradUpdate(learningRate: lr)
         counters.weightsVersion += 1
         counters.lastItemLoss = losses.item
+        counters.lastRetrievalLoss = losses.retrieval
         counters.lastTotalLoss = losses.total
         counters.lastReconstructionLoss = losses.reconstruction
         counters.lastBalance = losses.balance
         counters.lastAlpha = alpha
         // Online state after the examples were trained on: cross features, item mapping.
         let ws = batch
-        for j in 0..<ws.count {
+        for j in 0..<ws.impressionRows {
             let i = Int(ws.items[j])
-            if let sampled, sampled[sampled.startIndex + j] { continue }
             cross.record(user: ws.users[j], item: i, clicked: ws.labels[j] > 0, catalog: catalog, nowMs: ws.times[j])
             catalog.lastSeenMs[i] = max(catalog.lastSeenMs[i], ws.times[j])
             counters.nowMs = max(counters.nowMs, ws.times[j])
@@ -423,14 +405,52 @@ public final class RetrievalModel {
             for j in 0..<ws.count where catalog.live[Int(ws.items[j])] {
                 index.assign(item: Int(ws.items[j]), path: iws.hard + j * index.levels, vector: iws.v.row(j))
             }
-            index.updateCenter(iws.vRaw, rows: ws.count)
+            index.updateCenter(iws.vRaw, rows: ws.impressionRows)
             let sums = index.balance(iws, rows: ws.count).sums
             for t in 0..<index.levels { index.pushWindow(level: t, sums: sums[t], count: ws.count) }
         }
-        counters.scheduleEvents += Int64(ws.count)
+        recordClicksForNegatives((0..<ws.impressionRows).lazy.filter { ws.labels[$0] > 0 }.map { ws.items[$0] })
+        counters.scheduleEvents += Int64(ws.impressionRows)
         counters.batches += 1
         if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {
             remapAll()
+        }
+    }
+
+    /// Fills the batch workspace with a training step: the impressions, then the retrieval
+    /// negatives of `sample` (the clicking user with a sampled item, outside the click BCE),
+    /// with the softmax groups and their log-Q corrections.
+    func featurizeStep(_ examples: some Collection<LabeledExample>, _ sample: RetrievalSample) {
+        let n = examples.count, k = sample.perClick
+        var negatives: [(ImpressionEvent, Bool)] = []
+        negatives.reserveCapacity(sample.negativeItems.count)
+        let rows = Array(examples)
+        for (g, p) in sample.positives.enumerated() {
+            for s in 0..<k {
+                var imp = rows[p].impression
+                let item = sample.negativeItems[g * k + s]
+                if item >= 0 { imp.itemID = catalog.ids[Int(item)] }
+                negatives.append((imp, false))
+            }
+        }
+        featurize(rows.lazy.map { ($0.impression, $0.clicked) } + negatives, count: n + negatives.count, createItems: true)
+        let ws = batch
+        ws.impressionRows = n
+        ws.retrievalGroups.removeAll(keepingCapacity: true)
+        let logK = logf(Float(max(k, 1)))
+        for j in 0..<ws.count {
+            ws.masked[j] = false
+            ws.logQ[j] = logK + logf(max(negativeProbability(Int(ws.items[j])), 1e-30))
+            if j >= n { ws.weights[j] = 0 }
+        }
+        for (g, p) in sample.positives.enumerated() {
+            var group = [p]
+            for s in 0..<k {
+                let r = n + g * k + s
+                if sample.negativeItems[g * k + s] < 0 || ws.items[r] == ws.items[p] { ws.masked[r] = true }
+                group.append(r)
+            }
+            ws.retrievalGroups.append(group)
         }
     }
 
@@ -440,6 +460,8 @@ public final class RetrievalModel {
         let ws = batch
         precondition(count <= ws.capacity, "batch larger than the workspace")
         ws.count = count
+        ws.impressionRows = count
+        ws.retrievalGroups.removeAll(keepingCapacity: true)
         ws.userBatch.reset(fields: layout.userSlots)
         ws.itemBatch.reset(fields: layout.itemSlots)
         let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
@@ -506,6 +528,9 @@ public final class RetrievalModel {
         var total: Float = 0
         var item: Float = 0
         var index: Float = 0
+        /// Item-level retrieval loss (sampled softmax) and the index levels' sum.
+        var retrieval: Float = 0
+        var indexRetrieval: Float = 0
         var auxiliary: Float = 0
         var reconstruction: Float = 0
         var balance: Float = 0
@@ -518,13 +543,18 @@ public final class RetrievalModel {
         let L = levelCount
         ws.levelOutput.rows = L
         ws.logits.rows = L
+        ws.retrievalOutput.rows = L
+        ws.retrievalLogits.rows = L
         if config.kind == .twoTower {
             let z = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS)
-            for j in 0..<n { ws.levelOutput[0, j] = z.base[j]; ws.logits[0, j] = z.base[j] }
+            for j in 0..<n {
+                ws.levelOutput[0, j] = z[j, 0]; ws.logits[0, j] = z[j, 0]
+                ws.retrievalOutput[0, j] = z[j, 1]; ws.retrievalLogits[0, j] = z[j, 1]
+            }
             return
         }
         let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, ws.itemWS)
-        for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits.base[j] }
+        for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits[j, 0]; ws.retrievalOutput[L - 1, j] = itemLogits[j, 1] }
         guard let index, let iws = ws.indexWS else { return }
         index.writeSignatures(ws.items.prefix(n), catalog: catalog, nowMs: counters.nowMs, into: iws)
         index.forward(items: ws.itemWS.item.output, alpha: alpha, hard: hard, iws)
@@ -569,15 +599,18 @@ public final class RetrievalModel {
                 }
             }
             let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, ws.levelWS[l])
-            for j in 0..<n { ws.levelOutput[l, j] = o.base[j] }
+            for j in 0..<n { ws.levelOutput[l, j] = o[j, 0]; ws.retrievalOutput[l, j] = o[j, 1] }
         }
-        // Ensemble logits.
-        for l in 0..<L {
-            let b = ensembleBias.value.base[l]
-            for j in 0..<n {
-                var z = b
-                for t in 0...l { z += ensembleWeight.value[l, t] * ws.levelOutput[t, j] }
-                ws.logits[l, j] = z
+        // Ensemble logits of both heads.
+        for (w, b, out, z) in [(ensembleWeight, ensembleBias, ws.levelOutput, ws.logits),
+                               (retrievalEnsembleWeight, retrievalEnsembleBias, ws.retrievalOutput, ws.retrievalLogits)] {
+            for l in 0..<L {
+                let bl = b.value.base[l]
+                for j in 0..<n {
+                    var v = bl
+                    for t in 0...l { v += w.value[l, t] * out[t, j] }
+                    z[l, j] = v
+                }
             }
         }
     }
@@ -590,14 +623,34 @@ public final class RetrievalModel {
         let ws = batch, n = ws.count, L = levelCount
         var losses = Losses()
         ws.dLogits.rows = L
+        ws.dRetrievalLogits.rows = L
         let wIdx = indexLossWeight
+        let nImp = ws.impressionRows
+        ws.dLogits.zero()
         ws.labels.withUnsafeBufferPointer { y in
             ws.weights.withUnsafeBufferPointer { w in
                 for l in 0..<L {
                     let weight: Float = l == L - 1 ? 1 : wIdx
-                    let value = Loss.bceWithLogits(logits: ws.logits.row(l), labels: y.baseAddress!, weights: w.baseAddress!, count: n,
+                    let value = Loss.bceWithLogits(logits: ws.logits.row(l), labels: y.baseAddress!, weights: w.baseAddress!, count: nImp,
                                                    grad: ws.dLogits.row(l), scale: weight)
                     if l == L - 1 { losses.item = value } else { losses.index += value }
+                    losses.total += weight * value
+                }
+            }
+        }
+        // Retrieval objective: sampled softmax with the log-Q correction, per level.
+        let wRetrieval = Float(config.retrievalWeight)
+        ws.logQ.withUnsafeBufferPointer { q in
+            ws.masked.withUnsafeBufferPointer { m in
+                for l in 0..<L {
+                    let weight: Float = l == L - 1 ? wRetrieval : (config.retrievalIndexLevels ? wRetrieval * wIdx : 0)
+                    guard weight > 0, !ws.retrievalGroups.isEmpty else {
+                        ws.dRetrievalLogits.row(l).update(repeating: 0, count: n)
+                        continue
+                    }
+                    let value = Loss.sampledSoftmax(logits: ws.retrievalLogits.row(l), logQ: q.baseAddress!, masked: m.baseAddress!,
+                                                    groups: ws.retrievalGroups, rowCount: n, grad: ws.dRetrievalLogits.row(l), scale: weight)
+                    if l == L - 1 { losses.retrieval = value } else { losses.indexRetrieval += value }
                     losses.total += weight * value
                 }
             }
@@ -605,7 +658,7 @@ public final class RetrievalModel {
         guard config.kind == .hsnn, let index, let iws = ws.indexWS else {
             if withGradients {
                 ws.itemWS.dLogits.rows = n
-                ws.itemWS.dLogits.base.update(from: ws.dLogits.row(0), count: n)
+                for j in 0..<n { ws.itemWS.dLogits[j, 0] = ws.dLogits[0, j]; ws.itemWS.dLogits[j, 1] = ws.dRetrievalLogits[0, j] }
                 ws.dUserIn.rows = n
                 itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS,
                                    dUserIn: ws.dUserIn, dItemIn: ws.dItemIn, dInteractionIn: nil)
@@ -637,21 +690,26 @@ public final class RetrievalModel {
         }
         // Ensemble backward: dO_t = sum_{l >= t} W[l, t] dz_l.
         ws.dOutput.rows = L
-        for t in 0..<L {
-            for j in 0..<n {
-                var g: Float = 0
-                for l in t..<L { g += ensembleWeight.value[l, t] * ws.dLogits[l, j] }
-                ws.dOutput[t, j] = g
+        ws.dRetrievalOutput.rows = L
+        for (w, b, out, dz, dOut) in [(ensembleWeight, ensembleBias, ws.levelOutput, ws.dLogits, ws.dOutput),
+                                      (retrievalEnsembleWeight, retrievalEnsembleBias, ws.retrievalOutput, ws.dRetrievalLogits,
+                                       ws.dRetrievalOutput)] {
+            for t in 0..<L {
+                for j in 0..<n {
+                    var g: Float = 0
+                    for l in t..<L { g += w.value[l, t] * dz[l, j] }
+                    dOut[t, j] = g
+                }
             }
-        }
-        for l in 0..<L {
-            var db: Float = 0
-            for j in 0..<n { db += ws.dLogits[l, j] }
-            ensembleBias.grad.base[l] += db
-            for t in 0...l {
-                var s: Float = 0
-                for j in 0..<n { s += ws.dLogits[l, j] * ws.levelOutput[t, j] }
-                ensembleWeight.grad[l, t] += s
+            for l in 0..<L {
+                var db: Float = 0
+                for j in 0..<n { db += dz[l, j] }
+                b.grad.base[l] += db
+                for t in 0...l {
+                    var s: Float = 0
+                    for j in 0..<n { s += dz[l, j] * out[t, j] }
+                    w.grad[l, t] += s
+                }
             }
         }
         // Index levels.
@@ -661,7 +719,7 @@ public final class RetrievalModel {
         for l in 0..<levelModels.count {
             let lws = ws.levelWS[l]
             lws.dLogits.rows = n
-            lws.dLogits.base.update(from: ws.dOutput.row(l), count: n)
+            for j in 0..<n { lws.dLogits[j, 0] = ws.dOutput[l, j]; lws.dLogits[j, 1] = ws.dRetrievalOutput[l, j] }
             levelModels[l].backward(userIn: ws.userIn, itemIn: ws.levelItemIn[l], interactionIn: ws.levelInteractionIn[l], lws,
                                     extraInteractionGrad: ws.auxGrad[l], dUserIn: ws.dUserTmp, dItemIn: ws.dLevelItemIn[l],
                                     dInteractionIn: ws.dLevelInteractionIn[l])
@@ -684,7 +742,7 @@ public final class RetrievalModel {
         // Item level, with the index's gradient on the item tower output.
         let iwsItem = ws.itemWS
         iwsItem.dLogits.rows = n
-        iwsItem.dLogits.base.update(from: ws.dOutput.row(L - 1), count: n)
+        for j in 0..<n { iwsItem.dLogits[j, 0] = ws.dOutput[L - 1, j]; iwsItem.dLogits[j, 1] = ws.dRetrievalOutput[L - 1, j] }
         itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, iwsItem, extraItemGrad: iws.dItem,
                            dUserIn: ws.dUserTmp, dItemIn: ws.dItemIn, dInteractionIn: nil)
         for j in 0..<n { axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth) }

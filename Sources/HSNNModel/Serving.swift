@@ -178,10 +178,13 @@ extension RetrievalModel {
     ///
     /// Beam mode scores the level-1 nodes, keeps the best `beam[0]`, scores their children, ...,
     /// then scores the items of the surviving leaves with the item-level model. Exhaustive mode
-    /// scores every live item. Items in `excluding` are scored but never returned. The user's
-    /// cross features are read at the model's clock (``TrainingCounters/nowMs``).
+    /// scores every live item. Items are ranked by the retrieval head. Items in `excluding` are
+    /// scored but never returned, and so are, with `excludeSeen` (the default), the items the
+    /// user already engaged with (impressed or clicked) as far as the user's bounded history
+    /// (``ModelConfig/crossMaxValuesPerUser`` values) still holds them. The user's cross
+    /// features are read at the model's clock (``TrainingCounters/nowMs``).
     public func retrieve(_ query: UserQuery, k: Int, mode: RetrievalMode = .beam(widths: nil),
-                         excluding: Set<String> = []) -> RetrievalResult {
+                         excluding: Set<String> = [], excludeSeen: Bool = true) -> RetrievalResult {
         prepareForServing()
         let ws = serving
         let userHash = stableHash("user_id", query.userID)
@@ -197,19 +200,20 @@ extension RetrievalModel {
         }
         var excluded = Set<Int32>()
         for id in excluding { if let i = catalog.index(of: id) { excluded.insert(i) } }
+        let history = cross.users[userHash]
+        let seen = excludeSeen ? history : nil
         var top = TopK(k: k)
         var itemsScored = 0
         var nodesScored = 0
-        let history = cross.users[userHash]
         let now = counters.nowMs
 
         if config.kind == .twoTower {
-            let u = ws.userOut[0].base, d = config.dim, b = itemModel.dotBias.value.base[0]
+            let u = ws.userOut[0].base, d = config.dim
             servingCache.itemOut.withUnsafeBufferPointer { cache in
                 for i in 0..<catalog.count where catalog.live[i] {
                     itemsScored += 1
-                    if excluded.contains(Int32(i)) { continue }
-                    top.offer(dot(u, cache.baseAddress! + i * d, d) + b, Int32(i))
+                    if excluded.contains(Int32(i)) || engaged(seen, i) { continue }
+                    top.offer(dot(u, cache.baseAddress! + i * d, d), Int32(i))
                 }
             }
             return result(top, itemsScored: itemsScored, nodesScored: 0)
@@ -246,11 +250,11 @@ extension RetrievalModel {
             z.reserveCapacity(candidates.count)
             for (c, n) in candidates.enumerated() {
                 nodeO[l][n] = o[c]
-                var s = ensembleBias.value.base[l] + ensembleWeight.value[l, l] * o[c]
+                var s = retrievalEnsembleBias.value.base[l] + retrievalEnsembleWeight.value[l, l] * o[c]
                 var ancestor = n
                 for t in stride(from: l - 1, through: 0, by: -1) {
                     ancestor /= index.sizes[t + 1]
-                    s += ensembleWeight.value[l, t] * nodeO[t][ancestor]
+                    s += retrievalEnsembleWeight.value[l, t] * nodeO[t][ancestor]
                 }
                 z.append((s, n))
             }
@@ -263,7 +267,14 @@ extension RetrievalModel {
                 }
             } else {
                 z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                frontier = z.prefix(widths[l]).map(\.1)
+                var keep = min(widths[l], z.count)
+                if l == index.levels - 1 {
+                    // Widen the last level until the kept leaves hold enough candidates for k.
+                    let minItems = config.beamMinItemsPerK * k
+                    var items = z.prefix(keep).reduce(0) { $0 + index.members[$1.1].count }
+                    while keep < z.count && items < minItems { items += index.members[z[keep].1].count; keep += 1 }
+                }
+                frontier = z.prefix(keep).map(\.1)
             }
         }
         // Items of the surviving leaves.
@@ -289,9 +300,9 @@ extension RetrievalModel {
             let x = itemModel.interaction!.forward(ws.crossIn, ws.itemWS.interaction!)
             let o = itemModel.head(users: ws.userOut[L - 1], broadcastUser: true, items: ws.gathered, interaction: x, ws.itemWS)
             for (r, i) in chunk.enumerated() {
-                if excluded.contains(i) { continue }
-                var s = ensembleBias.value.base[wRow] + ensembleWeight.value[wRow, wRow] * o.base[r]
-                for t in 0..<index.levels { s += ensembleWeight.value[wRow, t] * nodeO[t][index.node(item: Int(i), level: t)] }
+                if excluded.contains(i) || engaged(seen, Int(i)) { continue }
+                var s = retrievalEnsembleBias.value.base[wRow] + retrievalEnsembleWeight.value[wRow, wRow] * o[r, 1]
+                for t in 0..<index.levels { s += retrievalEnsembleWeight.value[wRow, t] * nodeO[t][index.node(item: Int(i), level: t)] }
                 top.offer(s, i)
             }
             start += ws.capacity
@@ -301,6 +312,12 @@ extension RetrievalModel {
             out.firstLevelRanks = top.sorted().map { firstLevelRank[index.node(item: Int($0.item), level: 0)] }
         }
         return out
+    }
+
+    /// Whether `history` records an impression or a click of catalog item `i`.
+    @inline(__always) func engaged(_ history: UserHistory?, _ i: Int) -> Bool {
+        guard let history, let k = history.slotOf[catalog.idHash[i]] else { return false }
+        return history.impressions[Int(k)] > 0 || history.clicks[Int(k)] > 0 || history.lastImpressionMs[Int(k)] > 0
     }
 
     private func result(_ top: TopK, itemsScored: Int, nodesScored: Int) -> RetrievalResult {
@@ -329,7 +346,7 @@ extension RetrievalModel {
             }
             let x = m.interaction!.forward(ws.interactionIn, lws.interaction!)
             let o = m.head(users: ws.userOut[l], broadcastUser: true, items: ws.levelGathered, interaction: x, lws)
-            for r in 0..<chunk.count { result[start + r] = o.base[r] }
+            for r in 0..<chunk.count { result[start + r] = o[r, 1] }
             start += ws.capacity
         }
         return result

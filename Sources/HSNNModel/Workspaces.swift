@@ -17,6 +17,15 @@ final class BatchWorkspace {
     let indexWS: IndexWorkspace?
     /// Per level (index levels first, the item level last): MoNN outputs, ensemble logits and gradients.
     let levelOutput: Matrix, logits: Matrix, dLogits: Matrix, dOutput: Matrix
+    /// The same for the retrieval head.
+    let retrievalOutput: Matrix, retrievalLogits: Matrix, dRetrievalLogits: Matrix, dRetrievalOutput: Matrix
+    /// Rows `0..<impressionRows` are impressions (click BCE); the rest are retrieval negatives.
+    var impressionRows = 0
+    /// Retrieval softmax groups (row indices, the click first), the log expected count of each
+    /// row's item under the negative sampling, and rows left out of their group (accidental hits).
+    var retrievalGroups: [[Int]] = []
+    var logQ: [Float]
+    var masked: [Bool]
     var labels: [Float]
     var weights: [Float]
     var items: [Int32]
@@ -47,6 +56,12 @@ final class BatchWorkspace {
         logits = Matrix(rows: levels + 1, cols: capacity)
         dLogits = Matrix(rows: levels + 1, cols: capacity)
         dOutput = Matrix(rows: levels + 1, cols: capacity)
+        retrievalOutput = Matrix(rows: levels + 1, cols: capacity)
+        retrievalLogits = Matrix(rows: levels + 1, cols: capacity)
+        dRetrievalLogits = Matrix(rows: levels + 1, cols: capacity)
+        dRetrievalOutput = Matrix(rows: levels + 1, cols: capacity)
+        logQ = [Float](repeating: 0, count: capacity)
+        masked = [Bool](repeating: false, count: capacity)
         labels = [Float](repeating: 0, count: capacity)
         weights = [Float](repeating: 1, count: capacity)
         items = [Int32](repeating: -1, count: capacity)

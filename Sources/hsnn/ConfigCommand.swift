@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASRuntime
 import HSNNDaemon
 import HSNNOps
 
@@ -18,7 +19,9 @@ struct ConfigOptions: ParsableArguments {
     static func load(file: String?, overrides: [String]) throws -> Configuration {
         let configuration: Configuration
         do {
-            configuration = try ConfigLoader(schema: ModelSettings.schema).load(file: file, overrides: overrides)
+            // The BLAS kernel selection marks its own restart with an HSNN_ variable that is not a key.
+            configuration = try ConfigLoader(schema: ModelSettings.schema, ignoredEnvironmentVariables: [BLASEnvironment.reexecMarker])
+                .load(file: file, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }

@@ -11,7 +11,7 @@ struct RetrieveCommand: ParsableCommand {
         discussion: """
             Input lines: {"user_id":"7","user_features":{...}}. Output lines: \
             {"user_id":"7","items":[{"item_id":"42","score":1.23},...],"items_scored":N} in rank order. \
-            The user's cross features come from the model folder.
+            The user's cross features come from the model folder. Items the user already engaged             with (impressed or clicked, as recorded in the model's per-user history) are left out             unless --include-seen is given.
             """)
 
     @Option(help: "Model folder written by hsnn train.") var model: String
@@ -19,6 +19,7 @@ struct RetrieveCommand: ParsableCommand {
     @Option(help: "Items per user.") var k = 100
     @Flag(help: "Score every live item instead of beam search down the index.") var exhaustive = false
     @Option(help: "Beam width per index level, comma separated (default: the model's).") var beam: String?
+    @Flag(help: "Also return items the user already engaged with (impressed or clicked).") var includeSeen = false
 
     func run() throws {
         let m = try ModelCLI.loadModel(model)
@@ -33,7 +34,7 @@ struct RetrieveCommand: ParsableCommand {
         while let (line, result) = try reader.next() {
             switch result {
             case .success(let query):
-                let r = m.retrieve(query, k: k, mode: mode)
+                let r = m.retrieve(query, k: k, mode: mode, excludeSeen: !includeSeen)
                 ModelCLI.emit(["user_id": query.userID, "items": r.items.map { ["item_id": $0.itemID, "score": Double($0.score)] },
                                "items_scored": r.itemsScored, "nodes_scored": r.nodesScored])
             case .failure(let failure):

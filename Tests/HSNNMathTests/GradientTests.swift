@@ -138,6 +138,39 @@ func pooledEmbeddingGradients(pooling: Pooling) {
     #expect(extreme.isFinite && abs(extreme - 80) < 1e-3)
 }
 
+@Test func sampledSoftmaxGradientWithCorrection() {
+    var rng = SeededRandom(seed: 9)
+    let s = randomMatrix(1, 9, &rng, std: 2)
+    // Three groups (the positive first); row 8 belongs to no group; row 5 is an accidental hit.
+    let groups = [[0, 3, 4, 5], [1, 6, 7], [2, 3]]
+    let logQ: [Float] = [-1.5, 0.3, -4, 2, -0.7, 1, -2.2, 0.1, 5]
+    var masked = [Bool](repeating: false, count: 9)
+    masked[5] = true
+    func value(grad: UnsafeMutablePointer<Float>?) -> Float {
+        logQ.withUnsafeBufferPointer { q in masked.withUnsafeBufferPointer { m in
+            Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: m.baseAddress!, groups: groups, rowCount: 9, grad: grad)
+        } }
+    }
+    func loss() -> Double { Double(value(grad: nil)) }
+    var g = [Float](repeating: 7, count: 9)
+    let l = g.withUnsafeMutableBufferPointer { value(grad: $0.baseAddress!) }
+    // The loss against its definition: mean over groups of -z_pos + log sum exp z, z = s - logQ.
+    var expected: Double = 0
+    for group in groups {
+        let z = group.filter { !masked[$0] }.map { Double(s.base[$0] - logQ[$0]) }
+        expected += -z[0] + log(z.map { exp($0) }.reduce(0, +))
+    }
+    #expect(abs(Double(l) - expected / 3) < 1e-5)
+    checkGradient("ds", target: s, analytic: g, eps: 1e-3, tolerance: 1e-2, loss: loss)
+    #expect(g[8] == 0 && g[5] == 0, "rows outside every group and masked rows get no gradient")
+    // The correction matters: without it the loss differs.
+    let zero = [Float](repeating: 0, count: 9)
+    let plain = zero.withUnsafeBufferPointer { q in
+        Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: nil, groups: groups, rowCount: 9, grad: nil)
+    }
+    #expect(abs(plain - l) > 1e-3)
+}
+
 @Test func mseGradient() {
     var rng = SeededRandom(seed: 7)
     let a = randomMatrix(3, 4, &rng), b = randomMatrix(3, 4, &rng)
