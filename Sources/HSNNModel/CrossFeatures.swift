@@ -46,11 +46,11 @@ final class CrossFeatureStore {
         recencyRate = 1 / config.recencyScaleMs
     }
 
-    /// Features per pair: 5 per item slot, 3 user totals, 5 item popularity (decayed
-    /// impressions, clicks and click rate; lifetime impressions and clicks).
+    /// Features per pair: 5 per item slot, 3 user totals, 6 item popularity (decayed
+    /// impressions, clicks and click rate; lifetime impressions, clicks and click rate).
     var width: Int { Self.width(itemSlots: itemSlots) }
 
-    static func width(itemSlots: Int) -> Int { itemSlots * 5 + 8 }
+    static func width(itemSlots: Int) -> Int { itemSlots * 5 + 9 }
 
     /// The prior click rate (global decayed rate, 0.05 before any data).
     var priorCTR: Float {
@@ -130,6 +130,7 @@ final class CrossFeatureStore {
         o[2] = logf((pc + 4 * a * p0) / (pi + 4 * a)) - logP0
         o[3] = log1pf(catalog.lifetimeImpressions[i])
         o[4] = log1pf(catalog.lifetimeClicks[i])
+        o[5] = logf((catalog.lifetimeClicks[i] + 4 * a * p0) / (catalog.lifetimeImpressions[i] + 4 * a)) - logP0
     }
 
     /// Records that `user` saw item `i` at `nowMs` (and clicked it or not).

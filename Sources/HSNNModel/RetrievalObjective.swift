@@ -62,18 +62,7 @@ struct NegativeMemory: Sendable, Equatable {
         self.items = items
         self.next = next
         self.filled = filled
-        for i in items.prefix(filled) where i >= 0 { counts[i, default: 0] += 1 }
     }
-
-    /// Probability that one draw from the memory is `item`.
-    func share(_ item: Int32) -> Float {
-        guard filled > 0, let c = counts[item] else { return 0 }
-        return Float(c) / Float(filled)
-    }
-
-    /// Times each catalog item occurs in the ring (the exact sampling probability is
-    /// `count / filled`); rebuilt from the ring on load.
-    private(set) var counts: [Int32: Int32] = [:]
 
     mutating func push(_ item: Int32) {
         items[next] = item

@@ -220,8 +220,12 @@ extension RetrievalModel {
         }
         guard let index else { return result(top, itemsScored: 0, nodesScored: 0) }
         let L = levelCount
-        // Level outputs o_t of scored nodes.
-        var nodeO: [[Float]] = (0..<index.levels).map { [Float](repeating: 0, count: index.nodeCount(level: $0)) }
+        // Level outputs o_t of scored nodes, per head (click, retrieval).
+        var nodeO: [[[Float]]] = (0..<MoNN.heads).map { _ in
+            (0..<index.levels).map { [Float](repeating: 0, count: index.nodeCount(level: $0)) }
+        }
+        let indexHead = rankingHead(indexLevel: true), itemHead = rankingHead(indexLevel: false)
+        let (indexW, indexB) = ensemble(head: indexHead), (itemW, itemB) = ensemble(head: itemHead)
         var frontier: [Int] = []
         var firstLevelRank: [Int] = []
         let exhaustive: Bool
@@ -249,12 +253,12 @@ extension RetrievalModel {
             var z: [(Float, Int)] = []
             z.reserveCapacity(candidates.count)
             for (c, n) in candidates.enumerated() {
-                nodeO[l][n] = o[c]
-                var s = retrievalEnsembleBias.value.base[l] + retrievalEnsembleWeight.value[l, l] * o[c]
+                for h in 0..<MoNN.heads { nodeO[h][l][n] = o[c, h] }
+                var s = indexB.value.base[l] + indexW.value[l, l] * o[c, indexHead]
                 var ancestor = n
                 for t in stride(from: l - 1, through: 0, by: -1) {
                     ancestor /= index.sizes[t + 1]
-                    s += retrievalEnsembleWeight.value[l, t] * nodeO[t][ancestor]
+                    s += indexW.value[l, t] * nodeO[indexHead][t][ancestor]
                 }
                 z.append((s, n))
             }
@@ -301,8 +305,8 @@ extension RetrievalModel {
             let o = itemModel.head(users: ws.userOut[L - 1], broadcastUser: true, items: ws.gathered, interaction: x, ws.itemWS)
             for (r, i) in chunk.enumerated() {
                 if excluded.contains(i) || engaged(seen, Int(i)) { continue }
-                var s = retrievalEnsembleBias.value.base[wRow] + retrievalEnsembleWeight.value[wRow, wRow] * o[r, 1]
-                for t in 0..<index.levels { s += retrievalEnsembleWeight.value[wRow, t] * nodeO[t][index.node(item: Int(i), level: t)] }
+                var s = itemB.value.base[wRow] + itemW.value[wRow, wRow] * o[r, itemHead]
+                for t in 0..<index.levels { s += itemW.value[wRow, t] * nodeO[itemHead][t][index.node(item: Int(i), level: t)] }
                 top.offer(s, i)
             }
             start += ws.capacity
@@ -325,11 +329,23 @@ extension RetrievalModel {
                         itemsScored: itemsScored, nodesScored: nodesScored)
     }
 
-    /// Level-`l` MoNN outputs for `nodes` (the user tower output is in `serving.userOut[l]`).
-    private func scoreNodes(level l: Int, nodes: [Int], history: UserHistory?, nowMs: Int64) -> [Float] {
+    /// The head that ranks at the index levels or the item level: the retrieval head where it
+    /// is trained with the retrieval objective, else the click head.
+    func rankingHead(indexLevel: Bool) -> Int {
+        let trained = config.retrievalNegatives > 0 && config.retrievalWeight > 0 && (!indexLevel || config.retrievalIndexLevels)
+        return trained ? 1 : 0
+    }
+
+    /// The ensemble (weight, bias) of `head`.
+    func ensemble(head: Int) -> (DenseParameter, DenseParameter) {
+        head == 1 ? (retrievalEnsembleWeight, retrievalEnsembleBias) : (ensembleWeight, ensembleBias)
+    }
+
+    /// Level-`l` MoNN outputs (click, retrieval) for `nodes` (the user tower output is in `serving.userOut[l]`).
+    private func scoreNodes(level l: Int, nodes: [Int], history: UserHistory?, nowMs: Int64) -> Matrix {
         let ws = serving, m = levelModels[l], lws = ws.levelWS[l]
         let input = servingCache.nodeItemIn[l], outs = servingCache.nodeOut[l]
-        var result = [Float](repeating: 0, count: nodes.count)
+        let result = Matrix(rows: nodes.count, cols: MoNN.heads)
         var start = 0
         while start < nodes.count {
             let chunk = nodes[start..<min(start + ws.capacity, nodes.count)]
@@ -346,7 +362,7 @@ extension RetrievalModel {
             }
             let x = m.interaction!.forward(ws.interactionIn, lws.interaction!)
             let o = m.head(users: ws.userOut[l], broadcastUser: true, items: ws.levelGathered, interaction: x, lws)
-            for r in 0..<chunk.count { result[start + r] = o[r, 1] }
+            for r in 0..<chunk.count { for h in 0..<MoNN.heads { result[start + r, h] = o[r, h] } }
             start += ws.capacity
         }
         return result
@@ -355,6 +371,12 @@ extension RetrievalModel {
     /// Click probabilities of impressions with the serving path (hard index paths); the model
     /// state is not changed (unknown items are scored with id-only features).
     public func score(_ impressions: [ImpressionEvent]) -> [Float] {
+        itemLevelLogits(impressions, head: 0).map(Loss.sigmoid)
+    }
+
+    /// Item-level ensemble logits of `head` (0 click, 1 retrieval) for impressions, with the
+    /// serving path (hard index paths); the model state is not changed.
+    func itemLevelLogits(_ impressions: [ImpressionEvent], head: Int) -> [Float] {
         var out: [Float] = []
         out.reserveCapacity(impressions.count)
         refreshRepresentativesIfDirty()
@@ -363,8 +385,8 @@ extension RetrievalModel {
             let end = min(start + config.batchSize, impressions.count)
             featurize(impressions[start..<end].lazy.map { ($0, false) }, count: end - start, createItems: false)
             forward(hard: true)
-            let row = batch.logits.row(levelCount - 1)
-            for j in 0..<(end - start) { out.append(Loss.sigmoid(row[j])) }
+            let row = (head == 0 ? batch.logits : batch.retrievalLogits).row(levelCount - 1)
+            for j in 0..<(end - start) { out.append(row[j]) }
             start = end
         }
         return out

@@ -69,15 +69,80 @@ struct DemoCommand: AsyncParsableCommand {
         var evaluation = Evaluator.Options()
         evaluation.maxUsers = 2_000
         let report = evaluator.evaluate(model, options: evaluation)
+
+        // The two-tower baseline: same features and objective, one pass over the same training events.
+        var labelled = synth
+        labelled.emitClickEvents = false
+        var baselineConfig = model.config
+        baselineConfig.kind = .twoTower
+        let twoTower = try RetrievalModel(config: baselineConfig)
+        let baselineEvaluator = Evaluator()
+        var batch: [LabeledExample] = []
+        impressions = 0
+        for event in try SyntheticStream(config: labelled) {
+            if case .impression = event { impressions += 1 }
+            guard impressions <= trainImpressions else { baselineEvaluator.observeTest(event); continue }
+            baselineEvaluator.observeTrain(event)
+            switch event {
+            case .item(let item): twoTower.apply(item)
+            case .impression(let imp):
+                batch.append(LabeledExample(impression: imp, clicked: imp.clicked ?? false))
+                if batch.count == baselineConfig.batchSize { twoTower.train(batch); batch.removeAll(keepingCapacity: true) }
+            case .click: break
+            }
+        }
+        if !batch.isEmpty { twoTower.train(batch) }
+        let baseline = baselineEvaluator.evaluate(twoTower, options: evaluation)
+
+        print(DemoTable.render(hsnn: report, twoTower: baseline))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(DemoSummary(checkpoint: loaded.version.folderName, report: report)), as: UTF8.self))
+        let summary = DemoSummary(checkpoint: loaded.version.folderName, report: report, twoTower: baseline)
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
     }
 }
 
 private struct DemoSummary: Encodable {
     var checkpoint: String
+    /// HSNN: beam figures at the top level, exhaustive ones under `exhaustive_recall`.
     var report: EvaluationReport
+    var twoTower: EvaluationReport
+
+    enum CodingKeys: String, CodingKey { case checkpoint, report, twoTower = "two_tower" }
+}
+
+/// The holdout comparison as a table for people.
+enum DemoTable {
+    static func render(hsnn: EvaluationReport, twoTower: EvaluationReport) -> String {
+        func recall(_ r: [String: Double], _ k: Int) -> String { r["recall@\(k)"].map { String(format: "%.4f", $0) } ?? "-" }
+        func row(_ name: String, _ r: [String: Double], ne: String, scored: String) -> String {
+            name.padding(toLength: 34, withPad: " ", startingAt: 0)
+                + [recall(r, 10), recall(r, 50), recall(r, 100), ne].map { $0.leftPadded(to: 10) }.joined()
+                + scored.leftPadded(to: 22)
+        }
+        func scored(_ perUser: Double, of live: Int) -> String {
+            String(format: "%.0f (%.1f%%)", perUser, 100 * perUser / Double(max(live, 1)))
+        }
+        let live = hsnn.liveItems
+        let lines = [
+            "Holdout evaluation: \(hsnn.users) users, \(hsnn.testImpressions) test impressions, \(live) live items",
+            "model".padding(toLength: 34, withPad: " ", startingAt: 0)
+                + ["R@10", "R@50", "R@100", "NE"].map { $0.leftPadded(to: 10) }.joined() + "items scored / user".leftPadded(to: 22),
+            row("HSNN, beam search", hsnn.recall, ne: String(format: "%.4f", hsnn.ne), scored: scored(hsnn.itemsScoredPerUser, of: live)),
+            row("HSNN, exhaustive", hsnn.exhaustiveRecall, ne: String(format: "%.4f", hsnn.ne),
+                scored: scored(hsnn.exhaustiveItemsScoredPerUser, of: live)),
+            row("two-tower (same objective)", twoTower.recall, ne: String(format: "%.4f", twoTower.ne),
+                scored: scored(twoTower.itemsScoredPerUser, of: twoTower.liveItems)),
+            row("popularity (training clicks)", hsnn.popularityRecall, ne: "-", scored: "all"),
+        ]
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? " " + self : String(repeating: " ", count: width - count) + self
+    }
 }
 
 /// Produces the first `impressions` impressions of a synthetic stream (and the catalog events

@@ -63,7 +63,7 @@ import Testing
     static func retrievedIDs(_ model: RetrievalModel, mode: RetrievalMode) -> Set<String> {
         var ids = Set<String>()
         for user in 0..<20 {
-            let result = model.retrieve(UserQuery(userID: "u\(user)"), k: model.liveItemCount + 10, mode: mode)
+            let result = model.retrieve(UserQuery(userID: "u\(user)"), k: model.liveItemCount + 10, mode: mode, excludeSeen: false)
             ids.formUnion(result.items.map(\.itemID))
         }
         return ids
@@ -102,7 +102,7 @@ import Testing
         #expect(exhaustive == Set(catalog + fresh), "exhaustive retrieval misses \(Set(catalog + fresh).subtracting(exhaustive).sorted())")
         #expect(beam == Set(catalog + fresh), "the index misses \(Set(catalog + fresh).subtracting(beam).sorted())")
         // A single user's top-43 holds every live item, the new ones included.
-        let one = before.retrieve(UserQuery(userID: "u3"), k: before.liveItemCount, mode: .exhaustive)
+        let one = before.retrieve(UserQuery(userID: "u3"), k: before.liveItemCount, mode: .exhaustive, excludeSeen: false)
         #expect(Set(one.items.map(\.itemID)).isSuperset(of: fresh))
 
         // Phase 2: a JSON delete and a tombstone on the catalog topic, then impressions that
@@ -131,7 +131,7 @@ import Testing
         #expect(beamAfter == live)
         // The default (narrow) beam returns live items only.
         for user in 0..<20 {
-            let result = after.retrieve(UserQuery(userID: "u\(user)"), k: 10)
+            let result = after.retrieve(UserQuery(userID: "u\(user)"), k: 10, excludeSeen: false)
             #expect(Set(result.items.map(\.itemID)).isDisjoint(with: deleted))
             #expect(!result.items.isEmpty)
         }

@@ -114,13 +114,13 @@ import Testing
 
     @Test func exhaustiveRetrievalReportsFirstLevelRanks() throws {
         let model = try trainedModel()
-        let r = model.retrieve(UserQuery(userID: "3"), k: 20, mode: .exhaustive)
+        let r = model.retrieve(UserQuery(userID: "3"), k: 20, mode: .exhaustive, excludeSeen: false)
         #expect(r.firstLevelRanks.count == r.items.count)
         let nodes = try #require(model.index).sizes[0]
         #expect(r.firstLevelRanks.allSatisfy { $0 >= 0 && $0 < nodes })
         // A beam as wide as the largest rank keeps every one of these items.
         let width = (r.firstLevelRanks.max() ?? 0) + 1
-        let beam = model.retrieve(UserQuery(userID: "3"), k: 20, mode: .beam(widths: [width, 1_000]))
+        let beam = model.retrieve(UserQuery(userID: "3"), k: 20, mode: .beam(widths: [width, 1_000]), excludeSeen: false)
         #expect(Set(beam.items.map(\.itemID)) == Set(r.items.map(\.itemID)))
     }
 }

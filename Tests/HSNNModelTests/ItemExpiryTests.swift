@@ -13,11 +13,11 @@ import Testing
         model.train(Array(repeating: LabeledExample(impression: seen, clicked: true), count: 8))
         let expired = model.expireItems(notSeenSince: 40_000)
         #expect(expired == ["i0"])
-        let result = model.retrieve(UserQuery(userID: "u"), k: 10, mode: .exhaustive)
+        let result = model.retrieve(UserQuery(userID: "u"), k: 10, mode: .exhaustive, excludeSeen: false)
         #expect(Set(result.items.map(\.itemID)) == ["i1", "i2"])
         #expect(model.liveItemCount == 2)
         // A later upsert brings it back.
         model.apply(ItemEvent(op: .upsert, itemID: "i0", timestampMs: 70_000))
-        #expect(model.retrieve(UserQuery(userID: "u"), k: 10, mode: .exhaustive).items.contains { $0.itemID == "i0" })
+        #expect(model.retrieve(UserQuery(userID: "u"), k: 10, mode: .exhaustive, excludeSeen: false).items.contains { $0.itemID == "i0" })
     }
 }

@@ -31,6 +31,9 @@ func smallConfig(kind: ModelKind = .hsnn, levels: Int = 2) -> ModelConfig {
     c.warmupFraction = 0.1
     c.batchSize = 64
     c.remapEveryBatches = 20
+    // Two heads (click, retrieval) share the over-arch: give them room.
+    c.itemLevel.overHidden = [16]
+    c.indexLevel.overHidden = [16]
     return c
 }
 
@@ -149,20 +152,20 @@ func indexInvariantsHoldThroughTheItemLifecycle(levels: Int) throws {
     #expect(!deleted.isEmpty)
     // Deleted items are never retrieved, even exhaustively with k = every item.
     let user = UserQuery(userID: "3")
-    let all = model.retrieve(user, k: model.catalog.count, mode: .exhaustive)
+    let all = model.retrieve(user, k: model.catalog.count, mode: .exhaustive, excludeSeen: false)
     #expect(all.items.count == model.liveItemCount)
     #expect(all.items.allSatisfy { !deleted.contains($0.itemID) })
     // A new item is retrievable at once: upsert it, then find it with a beam that keeps every node.
     model.apply(ItemEvent(op: .upsert, itemID: "brand-new", timestampMs: model.counters.nowMs,
                           features: Features([("category", .string("cat01")), ("genre", .strings(["g02"]))])))
-    let wide = model.retrieve(user, k: model.catalog.count, mode: .beam(widths: [1_000, 1_000]))
+    let wide = model.retrieve(user, k: model.catalog.count, mode: .beam(widths: [1_000, 1_000]), excludeSeen: false)
     #expect(wide.items.contains { $0.itemID == "brand-new" })
     #expect(wide.itemsScored == model.liveItemCount)
     // ... and deleting it removes it at once.
     model.apply(ItemEvent(op: .delete, itemID: "brand-new", timestampMs: model.counters.nowMs))
-    #expect(!model.retrieve(user, k: model.catalog.count, mode: .exhaustive).items.contains { $0.itemID == "brand-new" })
+    #expect(!model.retrieve(user, k: model.catalog.count, mode: .exhaustive, excludeSeen: false).items.contains { $0.itemID == "brand-new" })
     // A narrow beam scores fewer items than exhaustive search.
-    let narrow = model.retrieve(user, k: 10, mode: .beam(widths: [1, 1]))
+    let narrow = model.retrieve(user, k: 10, mode: .beam(widths: [1, 1]), excludeSeen: false)
     #expect(narrow.itemsScored < model.liveItemCount)
     #expect(narrow.items.count <= 10)
 }
@@ -174,21 +177,60 @@ func indexInvariantsHoldThroughTheItemLifecycle(levels: Int) throws {
     feed(model, events[...], batch: &batch)
     model.remapAll()
     let features = Features([("age", .string("25-34")), ("segment", .string("s1"))])
-    let top = model.retrieve(UserQuery(userID: "7", userFeatures: features), k: 5, mode: .exhaustive)
+    let top = model.retrieve(UserQuery(userID: "7", userFeatures: features), k: 5, mode: .exhaustive, excludeSeen: false)
     #expect(top.items.count == 5)
     #expect(zip(top.items, top.items.dropFirst()).allSatisfy { $0.score >= $1.score })
     let impressions = top.items.map {
         ImpressionEvent(eventID: "x", requestID: "x", timestampMs: model.counters.nowMs, userID: "7", itemID: $0.itemID, userFeatures: features)
     }
-    let p = model.score(impressions)
-    for (item, prob) in zip(top.items, p) {
-        #expect(abs(Loss.sigmoid(item.score) - prob) < 1e-4, "\(item.itemID): retrieve \(Loss.sigmoid(item.score)) vs score \(prob)")
+    // Retrieval ranks by the retrieval head; the batch path gives the same logits.
+    let logits = model.itemLevelLogits(impressions, head: 1)
+    for (item, z) in zip(top.items, logits) {
+        #expect(abs(item.score - z) < 1e-3 * max(1, abs(z)), "\(item.itemID): retrieve \(item.score) vs batch \(z)")
     }
+    // Click probabilities come from the other head.
+    let p = model.score(impressions)
+    let click = model.itemLevelLogits(impressions, head: 0)
+    for (prob, z) in zip(p, click) { #expect(abs(prob - Loss.sigmoid(z)) < 1e-6) }
+    #expect(zip(p, logits).contains { abs($0 - Loss.sigmoid($1)) > 1e-3 }, "the two heads differ")
+}
+
+@Test func retrievalLeavesOutSeenItemsUnlessAsked() throws {
+    let events = try smallStream()
+    let model = try RetrievalModel(config: smallConfig())
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    var seen = Set<String>()
+    for case .impression(let imp) in events where imp.userID == "7" { seen.insert(imp.itemID) }
+    #expect(!seen.isEmpty)
+    let user = UserQuery(userID: "7")
+    let fresh = model.retrieve(user, k: model.catalog.count, mode: .exhaustive)
+    let all = model.retrieve(user, k: model.catalog.count, mode: .exhaustive, excludeSeen: false)
+    #expect(fresh.items.allSatisfy { !seen.contains($0.itemID) })
+    #expect(all.items.contains { seen.contains($0.itemID) })
+    #expect(all.items.count == model.liveItemCount)
+}
+
+@Test func lastBeamLevelWidensToEnoughCandidates() throws {
+    let events = try smallStream()
+    var config = smallConfig()
+    config.beamMinItemsPerK = 8
+    let model = try RetrievalModel(config: config)
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    model.remapAll()
+    let user = UserQuery(userID: "3")
+    let r = model.retrieve(user, k: 5, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    #expect(r.itemsScored >= min(40, model.liveItemCount))
+    #expect(r.items.count == 5)
 }
 
 @Test func trainingLowersTheLossOnAStream() throws {
     let events = try smallStream(impressions: 20_000)
-    let model = try RetrievalModel(config: smallConfig())
+    // Wide enough for the click head and the retrieval head to share the towers.
+    var config = smallConfig()
+    config.itemLevel = MoNNSize(userRows: 2, itemRows: 2, towerHidden: [32], interactionHidden: [16], overHidden: [32])
+    let model = try RetrievalModel(config: config)
     var batch: [LabeledExample] = []
     let evaluator = Evaluator()
     let cut = events.count * 8 / 10

@@ -3,8 +3,9 @@ import HSNNMath
 import Testing
 @testable import HSNNModel
 
-/// A tiny model whose whole objective (per-level BCE, ensemble, auxiliary MSE, LTI with
-/// residual levels, reconstruction and balance) is checked against finite differences.
+/// A tiny model whose whole objective (per-level click BCE and retrieval sampled softmax with
+/// its log-Q correction, both ensembles, auxiliary MSE, LTI with residual levels,
+/// reconstruction and balance) is checked against finite differences.
 func tinyConfig(kind: ModelKind = .hsnn, levels: Int = 3) -> ModelConfig {
     var c = ModelConfig()
     c.kind = kind
@@ -26,6 +27,9 @@ func tinyConfig(kind: ModelKind = .hsnn, levels: Int = 3) -> ModelConfig {
     c.warmupFraction = 0
     c.batchSize = 8
     c.remapEveryBatches = 0
+    c.retrievalNegatives = 4
+    c.beamMinItemsPerK = 0
+    c.negativeMemory = 16
     c.seed = 11
     return c
 }
@@ -56,9 +60,15 @@ func wholeModelGradientMatchesFiniteDifferences(kind: ModelKind, levels: Int) th
     // A few trained batches so cross features, the window and the ensemble are non-trivial.
     model.train(tinyExamples(count: 24))
     let batch = tinyExamples(count: 8, offset: 100)
-    func featurize() { model.featurize(batch.lazy.map { ($0.impression, $0.clicked) }, count: batch.count, createItems: true) }
+    let sample = model.sampleRetrievalNegatives(batch)
+    #expect(!sample.positives.isEmpty && sample.negativeItems.count == sample.positives.count * 4)
+    func featurize() { model.featurizeStep(batch, sample) }
     featurize()
-    model.forwardBackward(withGradients: true, hard: false)
+    #expect(model.batch.count == 8 + sample.negativeItems.count)
+    #expect(Set(model.batch.logQ.prefix(model.batch.count)).count > 1, "the log-Q correction varies by item")
+    let losses = model.forwardBackward(withGradients: true, hard: false)
+    #expect(losses.retrieval > 0)
+    if kind == .hsnn { #expect(losses.indexRetrieval > 0) }
     if kind == .hsnn { model.frozenAuxiliaryTarget = model.batch.itemWS.interaction!.output.copy() }
     func loss() -> Double { featurize(); return Double(model.forwardBackward(withGradients: false, hard: false).total) }
     var rng = SeededRandom(seed: 3)
