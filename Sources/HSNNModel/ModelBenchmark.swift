@@ -15,7 +15,9 @@ public enum ModelBenchmark {
         public var examplesPerSecond: Double
         /// Multiply-accumulates of one example's forward pass (dense layers, dot products, LTI).
         public var forwardMacsPerExample: Int
-        /// Training FLOPs per example: 6 x forward MACs (forward 2, backward 4).
+        /// Model rows per example: the impression plus, for a click, its retrieval negatives.
+        public var rowsPerExample: Double = 1
+        /// Training FLOPs per example: 6 x forward MACs (forward 2, backward 4), over every row.
         public var flopsPerExample: Double
         public var achievedGflops: Double
         public var blasThreads: Int
@@ -63,12 +65,17 @@ public enum ModelBenchmark {
             k = end
         }
         let seconds = elapsed(start)
-        let macs = model.forwardMacsPerExample
         let n = data.count - warm
+        let clicks = data[warm...].reduce(0) { $0 + ($1.clicked ? 1 : 0) }
+        let negatives = config.retrievalWeight > 0 ? config.retrievalNegatives : 0
+        let rows = 1 + Double(clicks) / Double(max(n, 1)) * Double(negatives)
+        let macs = Int((Double(model.forwardMacsPerExample) * rows).rounded())
         let eps = Double(n) / max(seconds, 1e-9)
-        return TrainingResult(kind: config.kind.rawValue, examples: n, batchSize: config.batchSize, seconds: seconds,
-                              examplesPerSecond: eps, forwardMacsPerExample: macs, flopsPerExample: 6 * Double(macs),
-                              achievedGflops: eps * 6 * Double(macs) / 1e9, blasThreads: BLASInfo.threads, blasCore: BLASInfo.coreName)
+        var result = TrainingResult(kind: config.kind.rawValue, examples: n, batchSize: config.batchSize, seconds: seconds,
+                                    examplesPerSecond: eps, forwardMacsPerExample: macs, flopsPerExample: 6 * Double(macs),
+                                    achievedGflops: eps * 6 * Double(macs) / 1e9, blasThreads: BLASInfo.threads, blasCore: BLASInfo.coreName)
+        result.rowsPerExample = rows
+        return result
     }
 
     /// Retrieval latency per user at each corpus size, for beam and exhaustive search, with random

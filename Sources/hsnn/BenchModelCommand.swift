@@ -21,9 +21,9 @@ extension BenchCommand {
             let result = try ModelBenchmark.training(config: config, examples: examples)
             let share = peak.medianGFLOPS > 0 ? result.achievedGflops / peak.medianGFLOPS : 0
             print(String(format: """
-                {"kind":"%@","examples":%d,"examples_per_second":%.0f,"flops_per_example":%.0f,"achieved_gflops":%.2f,\
+                {"kind":"%@","examples":%d,"examples_per_second":%.0f,"rows_per_example":%.3f,"flops_per_example":%.0f,"achieved_gflops":%.2f,\
                 "sgemm_peak_gflops":%.1f,"share_of_peak":%.3f,"blas_threads":%d,"blas_core":"%@"}
-                """, result.kind, result.examples, result.examplesPerSecond, result.flopsPerExample, result.achievedGflops,
+                """, result.kind, result.examples, result.examplesPerSecond, result.rowsPerExample, result.flopsPerExample, result.achievedGflops,
                 peak.medianGFLOPS, share, result.blasThreads, result.blasCore))
         }
     }
