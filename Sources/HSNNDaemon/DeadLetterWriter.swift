@@ -12,12 +12,10 @@ final class DeadLetterWriter: Sendable {
     private let topic: String
     private let logger: Logger
 
-    init(topic: String, bootstrapServers: String, properties: [String: String], logger: Logger) throws {
+    init(topic: String, configuration: KafkaProducerConfiguration, logger: Logger) throws {
         self.topic = topic
         self.logger = logger
-        producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: bootstrapServers, clientID: "hsnn-dead-letter", properties: properties),
-            logger: logger)
+        producer = try KafkaProducer(configuration: configuration, logger: logger)
     }
 
     func write(_ record: RejectedRecord) {
