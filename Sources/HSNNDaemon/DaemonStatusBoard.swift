@@ -69,8 +69,10 @@ public final class DaemonStatusBoard: Sendable {
 
     static func readiness(of s: Status) -> (ready: Bool, reason: String) {
         if !s.consuming { return (false, "not consuming yet") }
-        if !s.kafkaConnected { return (false, "Kafka: \(s.kafkaConnection)") }
+        // While the group assigns partitions the coordinator may answer nothing for a while,
+        // so the assignment is checked before the broker's silence.
         if s.assignedPartitions.isEmpty { return (false, "no partitions assigned") }
+        if !s.kafkaConnected { return (false, "Kafka: \(s.kafkaConnection)") }
         if s.pipeline.batches == 0 { return (false, "no batch trained yet") }
         return (true, "ok")
     }
