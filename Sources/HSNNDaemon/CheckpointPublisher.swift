@@ -36,6 +36,9 @@ final class CheckpointPublisher: @unchecked Sendable {
     private let retryMax: Duration
     /// When the newest published snapshot was taken: an older one is never published after it.
     private let lastPublishedAt = Mutex<Date?>(nil)
+    /// The pipeline state `LATEST` holds (restored or last published): a snapshot equal to it
+    /// has nothing new and is not published again. Only touched with `publishLock` held.
+    private var latestState: TrainingPipeline.State?
     /// The snapshot whose publish failed and when to try it again (background thread only).
     private var retry: (snapshot: EngineSnapshot, at: ContinuousClock.Instant)?
     private var retryDelay: Duration
@@ -43,9 +46,11 @@ final class CheckpointPublisher: @unchecked Sendable {
     /// - Parameters:
     ///   - retryInitial: wait before publishing a failed snapshot again (`checkpoint.retry_initial_ms`).
     ///   - retryMax: longest wait between retries (`checkpoint.retry_max_ms`).
+    ///   - latestState: the pipeline state of the version `LATEST` names (restored at start), if any.
     init(store: CheckpointStore, status: DaemonStatusBoard, logger: Logger,
-         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
+         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60), latestState: TrainingPipeline.State? = nil,
          commit: @escaping @Sendable ([StreamPartition: Int64]) -> Void) {
+        self.latestState = latestState
         self.store = store
         self.status = status
         self.logger = logger
@@ -120,11 +125,21 @@ final class CheckpointPublisher: @unchecked Sendable {
         wake.signal()
     }
 
-    /// Publishes `snapshot` now, then commits its offsets.
+    /// Publishes `snapshot` now, then commits its offsets. A snapshot whose pipeline state equals
+    /// the one `LATEST` holds (nothing trained, skipped or consumed since) is not published
+    /// again, so restarts do not push real versions out of `checkpoint.keep`; its offsets are
+    /// still committed.
+    /// - Returns: the new version, or `nil` when there was nothing new.
     /// - Throws: the ``CheckpointError`` of a failed publish (already logged and counted).
     @discardableResult
-    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult {
+    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult? {
         publishLock.lock(); defer { publishLock.unlock() }
+        if let latestState, latestState == snapshot.pipeline {
+            logger.info("nothing new since the latest checkpoint; not publishing another version", metadata: [
+                "checkpoint.version": "\(status.current.modelVersion.map { String($0) } ?? "none")"])
+            commit(snapshot.pipeline.nextOffsets)
+            return nil
+        }
         attempts.increment()
         status.modify { $0.publishAttempts += 1 }
         // Model and index health as gauges: hsnn_model_live_items, hsnn_model_index_moves_total, ...
@@ -139,6 +154,7 @@ final class CheckpointPublisher: @unchecked Sendable {
                 try encoder.encode(snapshot.pipeline).write(to: folder.appendingPathComponent(Self.pipelineFileName))
             }
             published.increment()
+            latestState = snapshot.pipeline
             lastPublishedAt.withLock { $0 = max($0 ?? snapshot.takenAt, snapshot.takenAt) }
             duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
             bytes.record(Double(result.bytesWritten))

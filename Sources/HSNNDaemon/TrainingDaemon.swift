@@ -107,7 +107,8 @@ public final class TrainingDaemon: Service, Sendable {
             try DeadLetterWriter(topic: topic, configuration: s.deadLetterConfiguration(bootstrap: bootstrap), logger: logger)
         }
         let publisher = CheckpointPublisher(store: store, status: status, logger: logger,
-                                            retryInitial: s.publishRetryInitial, retryMax: s.publishRetryMax) { offsets in
+                                            retryInitial: s.publishRetryInitial, retryMax: s.publishRetryMax,
+                                            latestState: fellBack ? nil : pipelineState) { offsets in
             coordinator.commit(offsets)
         }
         let engine = TrainingEngine(

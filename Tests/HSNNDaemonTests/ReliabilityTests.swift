@@ -115,4 +115,26 @@ import Testing
         #expect(daemon.status.lastPublishError == nil)
         try await daemon.stop()
     }
+
+    /// A restart with nothing new reports the restored counters from the start and publishes
+    /// no new version when it stops.
+    @Test func aRestartWithNothingNewPublishesNoVersion() async throws {
+        let cluster = try DaemonTestCluster(partitions: 1)
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try cluster.produceImpressions(0..<64)
+        let settings = DaemonSettings(try cluster.configuration(checkpoints: dir))
+        let first = RunningDaemon(settings: settings, factory: RecordingFactory(sink: nil))
+        try await first.wait("64 examples") { $0.pipeline.examplesTrained == 64 }
+        try await first.stop()
+
+        let second = RunningDaemon(settings: settings, factory: RecordingFactory(sink: nil))
+        try await second.wait("the restored checkpoint") { $0.modelVersion == 1 }
+        #expect(second.status.pipeline.examplesTrained == 64, "the restored counters are reported before any event")
+        try await second.wait("the assignment") { !$0.assignedPartitions.isEmpty }
+        try await second.stop()
+        let store = try CheckpointStore(directory: URL(fileURLWithPath: dir), logger: quietLogger("store"), create: false)
+        #expect(try store.versions().map(\.number) == [1], "a stop with nothing new published a version")
+        #expect(second.status.modelVersion == 1)
+    }
 }
