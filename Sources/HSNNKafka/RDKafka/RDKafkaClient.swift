@@ -569,7 +569,9 @@ fileprivate func rdkafkaDeliveryCallback(
         topic: fields.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
         partition: fields.partition,
         offset: fields.offset,
-        error: failed ? (RDKafkaClient.errorName(fields.err), String(cString: rd_kafka_message_errstr(message))) : nil)
+        // Not rd_kafka_message_errstr: for a delivery report it returns the message's payload,
+        // which is not NUL-terminated.
+        error: failed ? (RDKafkaClient.errorName(fields.err), RDKafkaClient.errorMessage(fields.err)) : nil)
     context.onDelivery?(delivery)
 }
 
