@@ -95,7 +95,10 @@ for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
-    if target.type != .test {
+    // Bounds and overflow checks are compiled out only in the numeric kernels, which read no
+    // untrusted input; the event parser, the checkpoint reader, the Kafka bridge and the daemon
+    // keep them (decode throughput with and without: docs/operations.md, "Build flags").
+    if ["HSNNMath", "HSNNModel"].contains(target.name) {
         settings.append(.unsafeFlags(["-Ounchecked"], .when(configuration: .release)))
     }
     // Numeric code is optimised in debug builds too, so tests that train models run in seconds.

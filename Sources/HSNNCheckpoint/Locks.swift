@@ -77,7 +77,12 @@ final class DirectoryLock {
 
     private init(descriptor: Int32) { self.descriptor = descriptor }
 
-    deinit { close(descriptor) }
+    /// Empties the holder's pid before unlocking, so the file never names a process that no
+    /// longer holds it.
+    deinit {
+        _ = ftruncate(descriptor, 0)
+        close(descriptor)
+    }
 
     /// Waits up to `timeout` for the lock.
     /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/busy`` naming the holder's pid

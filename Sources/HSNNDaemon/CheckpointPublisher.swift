@@ -11,9 +11,12 @@ import Synchronization
 /// (when one is still being written, a newer one replaces the waiting one). Rebalances
 /// and shutdown use ``publishNow(_:)``. Publishes never overlap. After each success the
 /// offsets it reflects are committed to the group, so lag tools keep working; a failure is
-/// logged and counted, leaves `LATEST` as it was, and the next cadence retries.
+/// logged and counted, leaves `LATEST` as it was, and the background thread publishes the
+/// same snapshot again after `retryInitial`, doubling the wait up to `retryMax`, whether or
+/// not events arrive, until it succeeds or a newer snapshot replaces it.
 final class CheckpointPublisher: @unchecked Sendable {
-    // @unchecked: `publishLock` serialises every publish; `waiting` is behind a Mutex.
+    // @unchecked: `publishLock` serialises every publish; `waiting`, `lastPublishedAt` and
+    // `stopped` are behind Mutexes; `retry` and `retryDelay` belong to the background thread.
     private let store: CheckpointStore
     private let logger: Logger
     private let status: DaemonStatusBoard
@@ -28,29 +31,85 @@ final class CheckpointPublisher: @unchecked Sendable {
     private let duration = Timer(label: "hsnn_checkpoint_publish_seconds")
     private let bytes = Gauge(label: "hsnn_checkpoint_bytes")
     private let version = Gauge(label: "hsnn_checkpoint_version")
+    private let attempts = Counter(label: "hsnn_checkpoint_publish_attempts_total")
+    private let retryInitial: Duration
+    private let retryMax: Duration
+    /// When the newest published snapshot was taken: an older one is never published after it.
+    private let lastPublishedAt = Mutex<Date?>(nil)
+    /// The pipeline state `LATEST` holds (restored or last published): a snapshot equal to it
+    /// has nothing new and is not published again. Only touched with `publishLock` held.
+    private var latestState: TrainingPipeline.State?
+    /// The snapshot whose publish failed and when to try it again (background thread only).
+    private var retry: (snapshot: EngineSnapshot, at: ContinuousClock.Instant)?
+    private var retryDelay: Duration
 
+    /// - Parameters:
+    ///   - retryInitial: wait before publishing a failed snapshot again (`checkpoint.retry_initial_ms`).
+    ///   - retryMax: longest wait between retries (`checkpoint.retry_max_ms`).
+    ///   - latestState: the pipeline state of the version `LATEST` names (restored at start), if any.
     init(store: CheckpointStore, status: DaemonStatusBoard, logger: Logger,
+         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60), latestState: TrainingPipeline.State? = nil,
          commit: @escaping @Sendable ([StreamPartition: Int64]) -> Void) {
+        self.latestState = latestState
         self.store = store
         self.status = status
         self.logger = logger
         self.commit = commit
+        self.retryInitial = retryInitial
+        self.retryMax = max(retryMax, retryInitial)
+        self.retryDelay = retryInitial
     }
 
     func start() {
         let thread = Thread { [self] in
             Thread.current.name = "hsnn-publisher"  // named from inside: Linux ignores a name set before start
             while true {
-                wake.wait()
+                if let retry {
+                    let wait = ContinuousClock.now.duration(to: retry.at)
+                    if wait > .zero {
+                        let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+                        _ = wake.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
+                    }
+                } else {
+                    wake.wait()
+                }
                 if stopped.withLock({ $0 }) { break }
                 if let snapshot = waiting.withLock({ s -> EngineSnapshot? in defer { s = nil }; return s }) {
-                    _ = try? publishNow(snapshot)
+                    // A newer snapshot replaces the one waiting for a retry.
+                    retry = nil
+                    retryDelay = retryInitial
+                    publishInBackground(snapshot)
+                } else if let pending = retry, ContinuousClock.now >= pending.at {
+                    publishInBackground(pending.snapshot)
                 }
             }
+            status.modify { $0.nextPublishRetryAt = nil }
             finished.signal()
         }
         thread.name = "hsnn-publisher"
         thread.start()
+    }
+
+    /// Publishes `snapshot` unless a newer state is already published; schedules a retry on failure.
+    private func publishInBackground(_ snapshot: EngineSnapshot) {
+        if let published = lastPublishedAt.withLock({ $0 }), snapshot.takenAt <= published {
+            retry = nil
+            status.modify { $0.nextPublishRetryAt = nil }
+            return
+        }
+        do {
+            try publishNow(snapshot)
+            retry = nil
+            retryDelay = retryInitial
+            status.modify { $0.nextPublishRetryAt = nil }
+        } catch {
+            retry = (snapshot, ContinuousClock.now + retryDelay)
+            let seconds = Double(retryDelay.components.seconds) + Double(retryDelay.components.attoseconds) * 1e-18
+            status.modify { $0.nextPublishRetryAt = Date().addingTimeInterval(seconds) }
+            logger.notice("publishing the same state again later", metadata: [
+                "checkpoint.retry_in_seconds": "\(String(format: "%.3f", seconds))"])
+            retryDelay = min(retryDelay * 2, retryMax)
+        }
     }
 
     /// Stops the background thread after the publish in progress.
@@ -66,11 +125,23 @@ final class CheckpointPublisher: @unchecked Sendable {
         wake.signal()
     }
 
-    /// Publishes `snapshot` now, then commits its offsets.
+    /// Publishes `snapshot` now, then commits its offsets. A snapshot whose pipeline state equals
+    /// the one `LATEST` holds (nothing trained, skipped or consumed since) is not published
+    /// again, so restarts do not push real versions out of `checkpoint.keep`; its offsets are
+    /// still committed.
+    /// - Returns: the new version, or `nil` when there was nothing new.
     /// - Throws: the ``CheckpointError`` of a failed publish (already logged and counted).
     @discardableResult
-    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult {
+    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult? {
         publishLock.lock(); defer { publishLock.unlock() }
+        if let latestState, latestState == snapshot.pipeline {
+            logger.info("nothing new since the latest checkpoint; not publishing another version", metadata: [
+                "checkpoint.version": "\(status.current.modelVersion.map { String($0) } ?? "none")"])
+            commit(snapshot.pipeline.nextOffsets)
+            return nil
+        }
+        attempts.increment()
+        status.modify { $0.publishAttempts += 1 }
         // Model and index health as gauges: hsnn_model_live_items, hsnn_model_index_moves_total, ...
         for (key, value) in snapshot.learner.statistics {
             Gauge(label: "hsnn_model_" + key.replacing(".", with: "_")).record(value)
@@ -83,6 +154,8 @@ final class CheckpointPublisher: @unchecked Sendable {
                 try encoder.encode(snapshot.pipeline).write(to: folder.appendingPathComponent(Self.pipelineFileName))
             }
             published.increment()
+            latestState = snapshot.pipeline
+            lastPublishedAt.withLock { $0 = max($0 ?? snapshot.takenAt, snapshot.takenAt) }
             duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
             bytes.record(Double(result.bytesWritten))
             version.record(Double(result.version.number))
@@ -104,7 +177,7 @@ final class CheckpointPublisher: @unchecked Sendable {
         } catch {
             failed.increment()
             status.modify { $0.lastPublishError = "\(error)" }
-            logger.error("checkpoint publish failed; LATEST is unchanged and the next cadence retries",
+            logger.error("checkpoint publish failed; LATEST is unchanged",
                          metadata: ["error": "\(error)"])
             throw error
         }

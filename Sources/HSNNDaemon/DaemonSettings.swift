@@ -1,5 +1,6 @@
 import Foundation
 import HSNNEvents
+import HSNNKafka
 import HSNNOps
 import HSNNStream
 
@@ -28,6 +29,17 @@ public struct DaemonSettings: Sendable {
     public var checkpointFileMode: UInt16
     public var checkpointFolderMode: UInt16
     public var shutdownGrace: Duration
+    /// `training.max_batch_delay`: a partial batch older than this is trained once the ingest
+    /// queue is empty; zero turns it off.
+    public var maxBatchDelay: Duration
+    /// `kafka.on_data_loss`: stop (instead of going on) when records were skipped by an offset reset.
+    public var failOnDataLoss: Bool
+    /// `kafka.liveness_timeout_ms`: how long the broker connections may stay silent before the
+    /// daemon reports itself not ready.
+    public var livenessTimeout: Duration
+    /// `checkpoint.retry_initial_ms` and `checkpoint.retry_max_ms`: backoff of publish retries.
+    public var publishRetryInitial: Duration
+    public var publishRetryMax: Duration
 
     /// Whether to start librdkafka's mock cluster in-process.
     public var usesEmbeddedBroker: Bool { brokers == "embedded" }
@@ -39,9 +51,39 @@ public struct DaemonSettings: Sendable {
         return Int(text.trimmingCharacters(in: .whitespaces)).map { .milliseconds($0) }
     }
 
+    /// The consumer's configuration for brokers at `bootstrap`: the pass-through properties
+    /// (`client.id` among them, `hsnn` by default) plus the group timing the daemon defaults.
+    public func consumerConfiguration(bootstrap: String) -> KafkaConsumerConfiguration {
+        var properties = kafkaProperties
+        properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? "10000"
+        properties["heartbeat.interval.ms"] = properties["heartbeat.interval.ms"] ?? "1000"
+        let clientID = properties.removeValue(forKey: "client.id") ?? "hsnn"
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: bootstrap, groupID: groupID, clientID: clientID,
+            maxPrefetchKilobytes: prefetchKilobytes, statisticsInterval: .seconds(1), properties: properties)
+        // The end of every assigned partition lets a partial batch be trained (training.max_batch_delay).
+        configuration.reportsPartitionEnd = true
+        return configuration
+    }
+
+    /// The dead-letter producer's configuration for brokers at `bootstrap`.
+    public func deadLetterConfiguration(bootstrap: String) -> KafkaProducerConfiguration {
+        var properties = kafkaProperties
+        let clientID = (properties.removeValue(forKey: "client.id") ?? "hsnn") + "-dead-letter"
+        return KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: clientID, properties: properties)
+    }
+
     /// Checks the rules that involve more than one key.
     /// - Throws: ``DaemonSettingsError`` naming the keys and what to change.
     public func validate() throws(DaemonSettingsError) {
+        if publishRetryMax < publishRetryInitial {
+            throw DaemonSettingsError(
+                keys: ["checkpoint.retry_initial_ms", "checkpoint.retry_max_ms"],
+                message: """
+                    checkpoint.retry_max_ms (\(milliseconds(publishRetryMax)) ms) is below checkpoint.retry_initial_ms \
+                    (\(milliseconds(publishRetryInitial)) ms); raise checkpoint.retry_max_ms or lower checkpoint.retry_initial_ms.
+                    """)
+        }
         if let interval = maxPollInterval, pauseAfter * 2 > interval {
             throw DaemonSettingsError(
                 keys: ["ingest.pause_after_ms", "kafka.properties.max.poll.interval.ms"],
@@ -86,6 +128,11 @@ public struct DaemonSettings: Sendable {
         checkpointFileMode = UInt16(c.fileMode("checkpoint.file_mode"))
         checkpointFolderMode = UInt16(c.fileMode("checkpoint.dir_mode"))
         shutdownGrace = c.duration("shutdown.grace_seconds")
+        maxBatchDelay = c.duration("training.max_batch_delay")
+        failOnDataLoss = c.string("kafka.on_data_loss") == "fail"
+        livenessTimeout = c.duration("kafka.liveness_timeout_ms")
+        publishRetryInitial = c.duration("checkpoint.retry_initial_ms")
+        publishRetryMax = c.duration("checkpoint.retry_max_ms")
     }
 }
 

@@ -8,6 +8,18 @@ public final class DaemonStatusBoard: Sendable {
     public struct Status: Sendable, Codable {
         public var startedAt: Date = Date()
         public var consuming = false
+        /// Whether `/readyz` answers 200, and why not (empty when ready).
+        public var ready = false
+        public var notReadyReason = ""
+        /// A broker connection is up and received something within `kafka.liveness_timeout_ms`.
+        public var kafkaConnected = false
+        /// The state of the broker connections in words (`up`, `no broker connection up`, ...).
+        public var kafkaConnection = "not connected yet"
+        /// Errors librdkafka reported while polling (it retries them itself), and the latest.
+        public var pollErrors: Int64 = 0
+        public var lastPollError: String?
+        /// Records skipped because the broker no longer held them, per `topic/partition`.
+        public var recordsLost: [String: Int64] = [:]
         public var assignedPartitions: [String] = []
         public var pipeline = PipelineCounters()
         public var joiner = JoinerCounters()
@@ -20,6 +32,10 @@ public final class DaemonStatusBoard: Sendable {
         public var lastPublishAt: Date?
         public var lastPublishSeconds: Double?
         public var lastPublishError: String?
+        /// Publish attempts since start (cadence, retries, rebalances, shutdown).
+        public var publishAttempts: Int64 = 0
+        /// When the next retry of a failed publish is due, if one is.
+        public var nextPublishRetryAt: Date?
         /// The poller paused its partitions because the trainer took nothing from the full
         /// ingest queue for `ingest.pause_after_ms`.
         public var pausedForBackpressure = false
@@ -38,13 +54,25 @@ public final class DaemonStatusBoard: Sendable {
 
     public init() {}
 
-    /// A copy of the current status.
-    public var current: Status { state.withLock { $0 } }
+    /// A copy of the current status, with readiness worked out.
+    public var current: Status {
+        var s = state.withLock { $0 }
+        let r = Self.readiness(of: s)
+        s.ready = r.ready
+        s.notReadyReason = r.ready ? "" : r.reason
+        return s
+    }
 
-    /// Ready once it is consuming and has trained at least one batch.
-    public var isReady: (ready: Bool, reason: String) {
-        let s = current
+    /// Ready while it consumes over a live broker connection, has partitions assigned and
+    /// has trained at least one batch (the restored checkpoint's count).
+    public var isReady: (ready: Bool, reason: String) { Self.readiness(of: state.withLock { $0 }) }
+
+    static func readiness(of s: Status) -> (ready: Bool, reason: String) {
         if !s.consuming { return (false, "not consuming yet") }
+        // While the group assigns partitions the coordinator may answer nothing for a while,
+        // so the assignment is checked before the broker's silence.
+        if s.assignedPartitions.isEmpty { return (false, "no partitions assigned") }
+        if !s.kafkaConnected { return (false, "Kafka: \(s.kafkaConnection)") }
         if s.pipeline.batches == 0 { return (false, "no batch trained yet") }
         return (true, "ok")
     }

@@ -2,6 +2,7 @@ import Foundation
 import HSNNKafka
 import HSNNStream
 import Logging
+import Metrics
 
 /// Copies records that could not be decoded, with the error, to the dead-letter topic.
 ///
@@ -12,12 +13,19 @@ final class DeadLetterWriter: Sendable {
     private let topic: String
     private let logger: Logger
 
-    init(topic: String, bootstrapServers: String, properties: [String: String], logger: Logger) throws {
+    /// Copies that could not be made: refused by the producer (too large, say) or not delivered.
+    private let failures = Counter(label: "hsnn_dead_letter_failed_total")
+
+    init(topic: String, configuration: KafkaProducerConfiguration, logger: Logger) throws {
         self.topic = topic
         self.logger = logger
-        producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: bootstrapServers, clientID: "hsnn-dead-letter", properties: properties),
-            logger: logger)
+        let failures = self.failures
+        producer = try KafkaProducer(configuration: configuration, logger: logger) { report in
+            guard let error = report.error else { return }
+            failures.increment()
+            logger.warning("a malformed record's copy was not delivered to the dead-letter topic", metadata: [
+                "kafka.topic": "\(report.topic)", "error": "\(error)"])
+        }
     }
 
     func write(_ record: RejectedRecord) {
@@ -31,6 +39,7 @@ final class DeadLetterWriter: Sendable {
             try producer.send(topic: topic, key: record.key, value: [UInt8](value))
             producer.poll()
         } catch {
+            failures.increment()
             logger.warning("could not copy a malformed record to the dead-letter topic", metadata: [
                 "kafka.topic": "\(topic)", "error": "\(error)"])
         }

@@ -20,6 +20,15 @@ struct IngestItem: Sendable {
     var payload: Payload
 }
 
+/// Whether the poller has handed over every record the broker held for every assigned
+/// partition (each one's end reached, nothing held back, not paused): the stream is quiet at
+/// the broker, not only slower than the trainer.
+final class CaughtUpSignal: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isCaughtUp: Bool { value.load(ordering: .acquiring) }
+    func set(_ caughtUp: Bool) { value.store(caughtUp, ordering: .releasing) }
+}
+
 /// A record that could not be decoded, copied for the dead-letter topic.
 struct RejectedRecord: Sendable {
     var partition: StreamPartition
@@ -47,7 +56,8 @@ struct RejectedRecord: Sendable {
 /// delayed, by at most `pauseAfter` plus one slice: a trainer that takes nothing for that long
 /// gets its partitions paused and polling resumes.
 final class IngestPoller: @unchecked Sendable {
-    // @unchecked: `held`, `paused` and `pausedPartitions` are only touched by the polling thread (the loop
+    // @unchecked: `held`, `paused`, `pausedPartitions`, `expected`, `halted`, `assigned`, `atEnd`
+    // and the health bookkeeping are only touched by the polling thread (the loop
     // and the rebalance callbacks that run inside its `poll`).
     private let consumer: KafkaConsumer
     private let queue: IngestQueue<IngestItem>
@@ -56,6 +66,20 @@ final class IngestPoller: @unchecked Sendable {
     private let deadLetter: (@Sendable (RejectedRecord) -> Void)?
     private let pollTimeout: Duration
     private let pauseAfter: Duration
+    private let lossPolicy: DataLossPolicy
+    private let livenessTimeout: Duration
+    /// For each assigned partition of the events topic, the offset the next record should have.
+    private var expected: [StreamPartition: Int64] = [:]
+    /// Set when a data loss stopped the poller under ``DataLossPolicy/fail``.
+    private var halted = false
+    private var nextHealthCheck = ContinuousClock.now
+    private var errorsSeen = 0
+    /// Assigned partitions, and those whose end was reached since their last record.
+    private var assigned: Set<StreamPartition> = []
+    private var atEnd: Set<StreamPartition> = []
+    private let caughtUp: CaughtUpSignal
+    /// Called once when records were lost under ``DataLossPolicy/fail``.
+    private let onDataLoss: (@Sendable (DataLossError) -> Void)?
     private let stopRequested = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
     private var held: [IngestItem] = []
@@ -72,12 +96,24 @@ final class IngestPoller: @unchecked Sendable {
     /// Longest single wait on a full queue between checks for shutdown and a stalled trainer.
     static let waitSlice: Duration = .milliseconds(50)
 
-    /// - Parameter pauseAfter: how long the trainer may take nothing from a full queue before
-    ///   the assigned partitions are paused (`ingest.pause_after_ms`).
+    /// - Parameters:
+    ///   - pauseAfter: how long the trainer may take nothing from a full queue before the
+    ///     assigned partitions are paused (`ingest.pause_after_ms`).
+    ///   - lossPolicy: what to do when records were skipped by an offset reset (`kafka.on_data_loss`).
+    ///   - livenessTimeout: how long the broker connections may stay silent before the daemon
+    ///     is not ready (`kafka.liveness_timeout_ms`).
+    ///   - caughtUp: set while every record the broker held for every assigned partition is handed over.
+    ///   - onDataLoss: called once, on the polling thread, when records were lost under ``DataLossPolicy/fail``.
     init(
         consumer: KafkaConsumer, queue: IngestQueue<IngestItem>, decoder: KafkaRecordDecoder, pollTimeout: Duration,
-        pauseAfter: Duration, status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?
+        pauseAfter: Duration, lossPolicy: DataLossPolicy = .continue, livenessTimeout: Duration = .seconds(10),
+        status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?,
+        caughtUp: CaughtUpSignal = CaughtUpSignal(), onDataLoss: (@Sendable (DataLossError) -> Void)? = nil
     ) {
+        self.caughtUp = caughtUp
+        self.onDataLoss = onDataLoss
+        self.lossPolicy = lossPolicy
+        self.livenessTimeout = livenessTimeout
         self.consumer = consumer
         self.queue = queue
         self.decoder = decoder
@@ -115,6 +151,26 @@ final class IngestPoller: @unchecked Sendable {
     func forget(_ partitions: Set<StreamPartition>) {
         held.removeAll { partitions.contains($0.partition) }
         pausedPartitions.subtract(partitions)
+        for partition in partitions { expected[partition] = nil }
+        assigned.subtract(partitions)
+        atEnd.subtract(partitions)
+        updateCaughtUp()
+    }
+
+    /// Newly assigned partitions and the offsets they start at: the next record of each must
+    /// have that offset, or the records between were skipped (see ``DataLossPolicy``). Call on
+    /// the polling thread (rebalance callbacks run there).
+    func assign(_ partitions: Set<StreamPartition>, startingAt starts: [StreamPartition: Int64]) {
+        assigned.formUnion(partitions)
+        atEnd.subtract(partitions)
+        for (partition, offset) in starts where partition.topic != decoder.catalogTopic {
+            expected[partition] = offset
+        }
+        updateCaughtUp()
+    }
+
+    private func updateCaughtUp() {
+        caughtUp.set(!assigned.isEmpty && held.isEmpty && !paused && assigned.isSubset(of: atEnd))
     }
 
     private var isStopRequested: Bool { stopRequested.withLock { $0 } }
@@ -123,6 +179,11 @@ final class IngestPoller: @unchecked Sendable {
         status.modify { $0.consuming = true }
         defer { status.modify { $0.consuming = false } }
         while !isStopRequested {
+            if ContinuousClock.now >= nextHealthCheck { checkHealth() }
+            if halted {
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
+            }
             if paused {
                 flushHeld()
                 if held.isEmpty, queue.hasRoom { setPaused(false) }
@@ -131,7 +192,7 @@ final class IngestPoller: @unchecked Sendable {
                 // for a new one, so the hold grows by at most one poll per stall.
                 handOverHeld()
             }
-            let item: IngestItem?
+            let item: IngestItem??
             do {
                 item = try consumer.poll(timeout: paused ? min(pollTimeout, .milliseconds(100)) : pollTimeout) { view in
                     self.ingest(view)
@@ -142,8 +203,16 @@ final class IngestPoller: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.1)
                 continue
             }
-            guard let item else { continue }
+            guard let polled = item else {
+                let ends = consumer.takePartitionEnds()
+                if !ends.isEmpty {
+                    atEnd.formUnion(ends.map { StreamPartition(topic: $0.topic, partition: $0.partition) })
+                    updateCaughtUp()
+                }
+                continue
+            }
             recordsIn.increment()
+            guard let item = polled else { continue }
             // Records of partitions that are not paused (assigned while paused) queue
             // behind the held ones, so each partition's records stay in order.
             if paused || !held.isEmpty {
@@ -211,6 +280,7 @@ final class IngestPoller: @unchecked Sendable {
             }
             let started = pause && !paused
             paused = pause
+            updateCaughtUp()
             status.modify {
                 $0.pausedForBackpressure = pause
                 if started { $0.backpressurePauses += 1 }
@@ -232,8 +302,75 @@ final class IngestPoller: @unchecked Sendable {
         held.removeFirst(handed)
     }
 
-    private func ingest(_ view: borrowing KafkaMessageView) -> IngestItem {
+    /// Updates readiness from the consumer's statistics (a broker connection up and heard from
+    /// within the liveness timeout) and counts the errors librdkafka reported.
+    private func checkHealth() {
+        nextHealthCheck = ContinuousClock.now + .milliseconds(500)
+        let errors = consumer.errors
+        if errors.count > errorsSeen {
+            pollErrors.increment(by: errors.count - errorsSeen)
+            errorsSeen = errors.count
+        }
+        let connection = Self.connectionState(consumer.statistics, livenessTimeout: livenessTimeout, now: Date())
+        status.modify {
+            $0.pollErrors = Int64(errors.count)
+            $0.lastPollError = errors.latest.map { "\($0.name): \($0.message)" }
+            if $0.kafkaConnected != connection.connected {
+                if connection.connected {
+                    logger.info("Kafka connection is live", metadata: ["kafka.connection": "\(connection.reason)"])
+                } else if $0.kafkaConnection != "not connected yet" {
+                    logger.warning("Kafka connection lost; not ready", metadata: ["kafka.connection": "\(connection.reason)"])
+                }
+            }
+            $0.kafkaConnected = connection.connected
+            $0.kafkaConnection = connection.reason
+        }
+    }
+
+    /// Whether librdkafka's latest statistics show a live broker connection, in words.
+    static func connectionState(_ statistics: KafkaConsumerStatistics?, livenessTimeout: Duration, now: Date)
+        -> (connected: Bool, reason: String) {
+        guard let statistics else { return (false, "not connected yet") }
+        let timeout = Double(livenessTimeout.components.seconds) + Double(livenessTimeout.components.attoseconds) * 1e-18
+        let age = now.timeIntervalSince1970 - Double(statistics.time)
+        if age > timeout + 2 { return (false, "no statistics from librdkafka for \(Int(age)) s") }
+        if statistics.brokersUp == 0 {
+            return (false, "no broker connection up (\(statistics.brokersKnown) known)")
+        }
+        guard let idle = statistics.brokerReceiveIdle else { return (false, "connected, nothing received yet") }
+        if idle > livenessTimeout {
+            return (false, "brokers connected but silent for \(idle.components.seconds) s (frozen or unreachable)")
+        }
+        return (true, "up (\(statistics.brokersUp) of \(statistics.brokersKnown) brokers)")
+    }
+
+    /// Compares a record's offset with the one its partition should deliver next; a gap means
+    /// librdkafka reset the position past records the broker no longer holds.
+    /// - Returns: false when the record must not be handed over (``DataLossPolicy/fail``).
+    private func checkContinuity(_ partition: StreamPartition, offset: Int64) -> Bool {
+        guard partition.topic != decoder.catalogTopic else { return true }
+        defer { if !halted { expected[partition] = offset + 1 } }
+        guard let next = expected[partition], offset > next else { return true }
+        let lost = offset - next
+        Counter(label: "hsnn_ingest_records_lost_total",
+                dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")]).increment(by: Int(lost))
+        status.modify { $0.recordsLost[partition.description, default: 0] += lost }
+        logger.error("records lost: the broker no longer holds them (retention), and the consumer skipped to the oldest one it has", metadata: [
+            "kafka.topic": "\(partition.topic)", "kafka.partition": "\(partition.partition)",
+            "kafka.lost_from": "\(next)", "kafka.lost_to": "\(offset - 1)", "kafka.lost_records": "\(lost)",
+            "kafka.on_data_loss": "\(lossPolicy.rawValue)",
+        ])
+        guard lossPolicy == .fail else { return true }
+        halted = true
+        onDataLoss?(DataLossError(partition: partition, from: next, to: offset - 1))
+        return false
+    }
+
+
+    private func ingest(_ view: borrowing KafkaMessageView) -> IngestItem? {
         let partition = StreamPartition(topic: view.topic, partition: view.partition)
+        if !atEnd.isEmpty, atEnd.remove(partition) != nil { caughtUp.set(false) }
+        guard checkContinuity(partition, offset: view.offset) else { return nil }
         switch decoder.decode(view) {
         case .success(let event):
             return IngestItem(partition: partition, offset: view.offset, payload: .event(event))
@@ -251,5 +388,28 @@ final class IngestPoller: @unchecked Sendable {
             }
             return IngestItem(partition: partition, offset: view.offset, payload: .malformed)
         }
+    }
+}
+
+/// What the daemon does when records were skipped because the broker no longer held them
+/// (`kafka.on_data_loss`).
+public enum DataLossPolicy: String, Sendable {
+    /// Log and count the loss, and train on from the oldest record still held.
+    case `continue`
+    /// Log and count the loss, hand nothing more to the trainer, and stop the daemon.
+    case fail
+}
+
+/// Records were skipped by an offset reset and `kafka.on_data_loss` is `fail`.
+public struct DataLossError: Error, Sendable, CustomStringConvertible {
+    public var partition: StreamPartition
+    /// First and last offset skipped.
+    public var from: Int64
+    public var to: Int64
+
+    public var description: String {
+        "records \(from)...\(to) of \(partition) were deleted by the broker (retention) before they were trained; "
+            + "the final checkpoint holds the state before them. To accept the loss and go on, set "
+            + "kafka.on_data_loss = \"continue\" (or start with --set kafka.on_data_loss=continue)"
     }
 }

@@ -96,6 +96,10 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
             case (nil, nil): break
             }
         }
+        p.poller.assign(Set(partitions.map { StreamPartition(topic: $0.topic, partition: $0.partition) }),
+                        startingAt: Dictionary(uniqueKeysWithValues: start.map {
+                            (StreamPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+                        }))
         owned.withLock { $0.formUnion(partitions.map { StreamPartition(topic: $0.topic, partition: $0.partition) }) }
         status.modify { s in s.assignedPartitions = owned.withLock { $0.map(\.description).sorted() } }
         logger.info("partitions assigned", metadata: [

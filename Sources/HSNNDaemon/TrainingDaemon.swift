@@ -31,26 +31,35 @@ public final class TrainingDaemon: Service, Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier?
     private let onBrokerStarted: (@Sendable (String) -> Void)?
+    private let startGate: (@Sendable () async throws -> Void)?
 
     /// - Parameters:
     ///   - onBrokerStarted: called with the bootstrap address once the embedded broker runs
     ///     (only with `kafka.brokers = "embedded"`).
+    ///   - startGate: awaited before anything else (the operations listener binding its port):
+    ///     when it throws, the daemon stops without starting a broker, joining the group or
+    ///     touching the checkpoint directory.
     public init(settings: DaemonSettings, factory: any LearnerFactory, status: DaemonStatusBoard = DaemonStatusBoard(),
-                notifier: SystemdNotifier? = nil, logger: Logger, onBrokerStarted: (@Sendable (String) -> Void)? = nil) {
+                notifier: SystemdNotifier? = nil, logger: Logger, onBrokerStarted: (@Sendable (String) -> Void)? = nil,
+                startGate: (@Sendable () async throws -> Void)? = nil) {
         self.settings = settings
         self.factory = factory
         self.status = status
         self.notifier = notifier
         self.logger = logger
         self.onBrokerStarted = onBrokerStarted
+        self.startGate = startGate
     }
 
     /// Runs until graceful shutdown.
-    /// - Throws: ``DaemonSettingsError`` when the settings contradict each other, and any
-    ///   error that stops the daemon (checkpoint directory, Kafka client creation, ...).
+    /// - Throws: ``DaemonSettingsError`` when the settings contradict each other, the start
+    ///   gate's error, ``FinalCheckpointError`` when the final state could not be saved, and
+    ///   any error that stops the daemon (checkpoint directory, Kafka client creation, ...).
     public func run() async throws {
         let s = settings
         try s.validate()
+        try s.consumerConfiguration(bootstrap: s.usesEmbeddedBroker ? "127.0.0.1:9092" : s.brokers).validate()
+        if let startGate { try await startGate() }
         let broker: EmbeddedBroker? = s.usesEmbeddedBroker
             ? try EmbeddedBroker(eventsTopic: s.eventsTopic, itemsTopic: s.itemsTopic, logger: logger) : nil
         let bootstrap = broker?.bootstrapServers ?? s.brokers
@@ -59,8 +68,8 @@ public final class TrainingDaemon: Service, Sendable {
             onBrokerStarted?(broker.bootstrapServers)
         }
         // Every Kafka client lives inside `consumeAndTrain`, so all are gone before the broker.
+        defer { withExtendedLifetime(broker) {} }
         try await consumeAndTrain(bootstrap: bootstrap)
-        withExtendedLifetime(broker) {}
         logger.info("stopped", metadata: ["training.examples": "\(status.current.pipeline.examplesTrained)"])
     }
 
@@ -76,28 +85,34 @@ public final class TrainingDaemon: Service, Sendable {
             TrainingPipeline(learner: learner, joinerConfiguration: s.joiner, batchSize: s.batchSize, state: $0)
         } ?? TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: s.joiner), batchSize: s.batchSize)
 
+        // The restored state's counters are the daemon's from the start (until the first chunk).
+        status.update(pipeline: pipeline.counters, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
+                      learner: learner.progress())
+        if s.failOnDataLoss {
+            logger.notice("kafka.on_data_loss = fail: records the broker deleted before they were trained stop the daemon")
+        } else {
+            logger.notice("kafka.on_data_loss = continue: records the broker deleted before they were trained are logged as errors, counted in hsnn_ingest_records_lost_total, and skipped")
+        }
+        let (fatalErrors, fatal) = AsyncStream<DataLossError>.makeStream()
         let queue = IngestQueue<IngestItem>(capacity: s.queueCapacity)
+        let caughtUp = CaughtUpSignal()
         let coordinator = RebalanceCoordinator(status: status, logger: logger)
         if fellBack, let pipelineState {
             // The group's committed offsets came from the versions that failed verification.
             coordinator.preferRestoredOffsets(for: Set(pipelineState.nextOffsets.keys))
         }
-        var properties = s.kafkaProperties
-        properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? "10000"
-        properties["heartbeat.interval.ms"] = properties["heartbeat.interval.ms"] ?? "1000"
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                bootstrapServers: bootstrap, groupID: s.groupID, clientID: "hsnn",
-                maxPrefetchKilobytes: s.prefetchKilobytes, statisticsInterval: .seconds(5), properties: properties),
-            rebalanceHandler: coordinator, logger: logger)
+            configuration: s.consumerConfiguration(bootstrap: bootstrap), rebalanceHandler: coordinator, logger: logger)
         let deadLetter = try s.deadLetterTopic.map { topic in
-            try DeadLetterWriter(topic: topic, bootstrapServers: bootstrap, properties: s.kafkaProperties, logger: logger)
+            try DeadLetterWriter(topic: topic, configuration: s.deadLetterConfiguration(bootstrap: bootstrap), logger: logger)
         }
-        let publisher = CheckpointPublisher(store: store, status: status, logger: logger) { offsets in
+        let publisher = CheckpointPublisher(store: store, status: status, logger: logger,
+                                            retryInitial: s.publishRetryInitial, retryMax: s.publishRetryMax,
+                                            latestState: fellBack ? nil : pipelineState) { offsets in
             coordinator.commit(offsets)
         }
         let engine = TrainingEngine(
-            pipeline: pipeline, learner: learner, queue: queue,
+            pipeline: pipeline, learner: learner, queue: queue, maxBatchDelay: s.maxBatchDelay, caughtUp: caughtUp,
             snapshotEverySeconds: s.checkpointEverySeconds, snapshotEveryEvents: s.checkpointEveryEvents, status: status,
             onSnapshot: { publisher.submit($0) })
         var deadLetterSink: (@Sendable (RejectedRecord) -> Void)?
@@ -105,8 +120,9 @@ public final class TrainingDaemon: Service, Sendable {
         let poller = IngestPoller(
             consumer: consumer, queue: queue,
             decoder: KafkaRecordDecoder(decoder: EventDecoder(limits: s.decoderLimits), catalogTopic: s.itemsTopic),
-            pollTimeout: s.pollTimeout, pauseAfter: s.pauseAfter, status: status, logger: logger,
-            deadLetter: deadLetterSink)
+            pollTimeout: s.pollTimeout, pauseAfter: s.pauseAfter, lossPolicy: s.failOnDataLoss ? .fail : .continue,
+            livenessTimeout: s.livenessTimeout, status: status, logger: logger,
+            deadLetter: deadLetterSink, caughtUp: caughtUp, onDataLoss: { fatal.yield($0) })
         coordinator.attach(.init(consumer: consumer, engine: engine, poller: poller, queue: queue, publisher: publisher))
 
         try consumer.subscribe(topics: [s.eventsTopic, s.itemsTopic])
@@ -118,21 +134,33 @@ public final class TrainingDaemon: Service, Sendable {
                                                  "checkpoint.dir": "\(s.checkpointDirectory)"])
 
         let progress = Task { await self.reportProgress(consumer: consumer) }
-        try? await gracefulShutdown()
+        // Runs until graceful shutdown, or until a loss of records stops it (kafka.on_data_loss = fail).
+        let stopReason: DataLossError? = await withTaskGroup(of: DataLossError?.self) { group in
+            group.addTask {
+                try? await gracefulShutdown()
+                return nil
+            }
+            group.addTask {
+                for await error in fatalErrors { return error }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            fatal.finish()
+            return first
+        }
         progress.cancel()
         await progress.value
 
         logger.info("stopping: finishing the chunk in progress and publishing the final state")
         try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])
-        try await onDedicatedThread {
+        let stopStarted = ContinuousClock.now
+        let finalFailure = try await onDedicatedThread { () -> FinalCheckpointError? in
             poller.stop()
             engine.stop()
             publisher.stop()
-            do {
-                try publisher.publishNow(engine.snapshot())
-            } catch {
-                self.logger.error("final checkpoint failed; a restart resumes from the previous one", metadata: ["error": "\(error)"])
-            }
+            let failure = self.publishFinal(engine.snapshot(), with: publisher,
+                                            deadline: stopStarted + s.shutdownGrace * Self.finalPublishShare)
             coordinator.beginClosing()
             do { try consumer.close() } catch {
                 self.logger.warning("leaving the consumer group failed", metadata: ["error": "\(error)"])
@@ -141,6 +169,46 @@ public final class TrainingDaemon: Service, Sendable {
             // The consumer holds the coordinator (its rebalance handler) and the coordinator
             // holds the consumer: break the cycle so the client is destroyed before the broker.
             coordinator.detach()
+            return failure
+        }
+        if let finalFailure { throw finalFailure }
+        if let stopReason {
+            logger.critical("stopped because records were lost", metadata: ["error": "\(stopReason)"])
+            throw stopReason
+        }
+    }
+
+    /// Share of `shutdown.grace_seconds` the final publish may spend retrying; the rest is
+    /// left for leaving the group and flushing.
+    static let finalPublishShare = 0.6
+
+    /// Publishes the final state, retrying with backoff (250 ms, doubling up to 4 s) until
+    /// `deadline`. Returns the failure when no attempt succeeded.
+    private func publishFinal(_ snapshot: EngineSnapshot, with publisher: CheckpointPublisher,
+                              deadline: ContinuousClock.Instant) -> FinalCheckpointError? {
+        var delay = Duration.milliseconds(250)
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                try publisher.publishNow(snapshot)
+                return nil
+            } catch {
+                let now = ContinuousClock.now
+                guard now + delay < deadline else {
+                    let failure = FinalCheckpointError(
+                        attempts: attempts, examplesNotSaved: snapshot.pipeline.counters.examplesTrained, underlying: "\(error)")
+                    logger.critical("\(failure.description)", metadata: [
+                        "checkpoint.attempts": "\(attempts)", "error": "\(error)",
+                        "process.exit_code": "\(FinalCheckpointError.exitCode)"])
+                    return failure
+                }
+                logger.warning("final checkpoint failed; retrying", metadata: [
+                    "checkpoint.attempts": "\(attempts)", "checkpoint.retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    "error": "\(error)"])
+                Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18)
+                delay = min(delay * 2, .seconds(4))
+            }
         }
     }
 
@@ -159,6 +227,7 @@ public final class TrainingDaemon: Service, Sendable {
         let data = try Data(contentsOf: loaded.folder.appendingPathComponent(CheckpointPublisher.pipelineFileName))
         let state = try JSONDecoder().decode(TrainingPipeline.State.self, from: data)
         status.modify { $0.modelVersion = Int64(loaded.version.number) }
+        Gauge(label: "hsnn_checkpoint_version").record(Double(loaded.version.number))
         logger.info("resumed from checkpoint", metadata: [
             "checkpoint.version": "\(loaded.version.folderName)", "training.examples": "\(state.counters.examplesTrained)",
             "checkpoint.offsets": "\(state.nextOffsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
@@ -202,6 +271,27 @@ public final class TrainingDaemon: Service, Sendable {
             ])
             try? notifier?.notify([.status("trained \(current.pipeline.examplesTrained) examples, \(Int(rate))/s, lag \(totalLag)")])
         }
+    }
+}
+
+/// The final checkpoint could not be published within the shutdown grace period: the examples
+/// trained since the previous version are not saved (a restart trains them again from Kafka).
+/// `hsnn run` exits with ``exitCode`` so that `Restart=on-failure` and operators notice.
+public struct FinalCheckpointError: Error, Sendable, CustomStringConvertible {
+    /// The exit status of `hsnn run` after this failure (75, `EX_TEMPFAIL`): distinct from 1
+    /// (configuration or start-up error) and from 0 (a clean stop with the state saved).
+    public static let exitCode: Int32 = 75
+    /// Publish attempts made.
+    public var attempts: Int
+    /// Examples the unsaved state had trained in total.
+    public var examplesNotSaved: Int64
+    /// The last attempt's error.
+    public var underlying: String
+
+    public var description: String {
+        "final checkpoint failed after \(attempts) attempts (\(underlying)); the state with \(examplesNotSaved) examples trained "
+            + "was not saved, and a restart resumes from the previous version and trains the rest again from Kafka. "
+            + "Free space or fix permissions in checkpoint.dir"
     }
 }
 

@@ -49,6 +49,11 @@ final class TrainingEngine: @unchecked Sendable {
     private let snapshotEverySeconds: Double
     private let snapshotEveryEvents: Int64
     private let onSnapshot: @Sendable (EngineSnapshot) -> Void
+    private let maxBatchDelay: Duration
+    /// Set by the poller once every record the broker held is handed over (see ``CaughtUpSignal``).
+    private let caughtUp: CaughtUpSignal?
+    /// When the partial batch got its first example (nil while it is empty).
+    private var partialBatchSince: ContinuousClock.Instant?
     private var lastSnapshotAt = Date()
     private var eventsAtLastSnapshot: Int64
     private let stopRequested = Mutex(false)
@@ -65,13 +70,19 @@ final class TrainingEngine: @unchecked Sendable {
     private let idleSeconds = FloatingPointCounter(label: "hsnn_training_idle_seconds_total")
     private let joinerMetrics = JoinerMetrics()
 
-    /// - Parameter onSnapshot: called on the training thread with each cadence snapshot;
-    ///   it must hand the snapshot off quickly (the writing happens elsewhere).
+    /// - Parameters:
+    ///   - maxBatchDelay: a partial batch older than this is trained once every record the broker
+    ///     held is processed (`training.max_batch_delay`); zero turns it off.
+    ///   - caughtUp: tells whether the poller has handed over every record the broker held.
+    ///   - onSnapshot: called on the training thread with each cadence snapshot; it must hand
+    ///     the snapshot off quickly (the writing happens elsewhere).
     init(
         pipeline: TrainingPipeline, learner: any CheckpointableLearner, queue: IngestQueue<IngestItem>, chunkSize: Int = 512,
-        snapshotEverySeconds: Double, snapshotEveryEvents: Int64, status: DaemonStatusBoard,
+        maxBatchDelay: Duration = .zero, caughtUp: CaughtUpSignal? = nil, snapshotEverySeconds: Double, snapshotEveryEvents: Int64, status: DaemonStatusBoard,
         onSnapshot: @escaping @Sendable (EngineSnapshot) -> Void
     ) {
+        self.maxBatchDelay = maxBatchDelay
+        self.caughtUp = caughtUp
         self.pipeline = pipeline
         self.learner = learner
         self.queue = queue
@@ -114,6 +125,7 @@ final class TrainingEngine: @unchecked Sendable {
             status.modify { $0.trainerIdleSeconds += idle }
             if items.isEmpty {
                 if queue.isClosed { break }
+                trainPartialBatchIfDue()
                 snapshotIfDue()
                 continue
             }
@@ -130,6 +142,11 @@ final class TrainingEngine: @unchecked Sendable {
             let joinerAfter = pipeline.joiner.counters
             status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
                           learner: learner.progress())
+            if after.waitingInBatch == 0 {
+                partialBatchSince = nil
+            } else if partialBatchSince == nil || after.batches != before.batches {
+                partialBatchSince = .now
+            }
             trainingLock.unlock()
             examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
             positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
@@ -138,6 +155,32 @@ final class TrainingEngine: @unchecked Sendable {
             joinerMetrics.record(before: joinerBefore, after: joinerAfter)
             snapshotIfDue()
         }
+    }
+
+    /// Trains the partial batch when it has waited `maxBatchDelay`, the poller has reached the
+    /// end of every assigned partition and nothing is queued: a quiet stream leaves nothing
+    /// untrained, while a backlog is cut by batch size alone until its end, so replaying the same
+    /// records cuts the same batches.
+    private func trainPartialBatchIfDue() {
+        guard maxBatchDelay > .zero, caughtUp?.isCaughtUp ?? true else { return }
+        trainingLock.lock()
+        let before = pipeline.counters
+        // A partial batch restored from a checkpoint or filled by a rebalance starts its clock here.
+        if before.waitingInBatch > 0, partialBatchSince == nil { partialBatchSince = .now }
+        guard before.waitingInBatch > 0, let since = partialBatchSince, since.duration(to: .now) >= maxBatchDelay,
+              queue.count == 0
+        else {
+            trainingLock.unlock()
+            return
+        }
+        pipeline.trainPartialBatch()
+        let after = pipeline.counters
+        status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
+                      learner: learner.progress())
+        partialBatchSince = nil
+        trainingLock.unlock()
+        examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
+        positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
     }
 
     private func snapshotIfDue() {

@@ -46,6 +46,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// Any other librdkafka property, passed through as is. A property that a typed field
     /// sets is rejected here: set the field instead.
     public var properties: [String: String]
+    /// Whether ``KafkaConsumer/takePartitionEnds()`` reports partitions whose end was reached
+    /// (`enable.partition.eof`).
+    public var reportsPartitionEnd = false
 
     /// Creates a consumer configuration.
     ///
@@ -72,6 +75,14 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.properties = properties
     }
 
+    /// Hands every property to librdkafka's configuration (`rd_kafka_conf_set`) as creating the
+    /// consumer would, without creating a client or connecting to anything.
+    /// - Throws: ``KafkaError/Code/invalidConfiguration`` naming the first property librdkafka
+    ///   (or the bridge) rejects, with the reason.
+    public func validate() throws(KafkaError) {
+        _ = try RDKafkaConfig(properties: librdkafkaProperties())
+    }
+
     /// The librdkafka properties in the order they are applied.
     func librdkafkaProperties() throws(KafkaError) -> [(name: String, value: String)] {
         var typed: [(name: String, value: String)] = [
@@ -87,6 +98,9 @@ public struct KafkaConsumerConfiguration: Sendable {
         if let statisticsInterval {
             typed.append(("statistics.interval.ms", String(statisticsInterval.milliseconds)))
         }
+        if reportsPartitionEnd {
+            typed.append(("enable.partition.eof", "true"))
+        }
         let managed = ["enable.auto.commit", "enable.auto.offset.store"]
         for name in managed {
             if let value = properties[name], value.lowercased() != "false" {
@@ -100,7 +114,7 @@ public struct KafkaConsumerConfiguration: Sendable {
                 "bootstrap.servers": "bootstrapServers", "group.id": "groupID", "client.id": "clientID",
                 "auto.offset.reset": "autoOffsetReset", "queued.max.messages.kbytes": "maxPrefetchKilobytes",
                 "statistics.interval.ms": "statisticsInterval",
-            ])
+            ].merging(reportsPartitionEnd ? ["enable.partition.eof": "reportsPartitionEnd"] : [:]) { a, _ in a })
         return typed
             + properties.sorted { $0.key < $1.key }.filter { !managed.contains($0.key) }.map { ($0.key, $0.value) }
             + managed.map { ($0, "false") }
@@ -130,6 +144,13 @@ public struct KafkaProducerConfiguration: Sendable {
         self.bootstrapServers = bootstrapServers
         self.clientID = clientID
         self.properties = properties
+    }
+
+    /// Hands every property to librdkafka's configuration (`rd_kafka_conf_set`) as creating the
+    /// producer would, without creating a client or connecting to anything.
+    /// - Throws: ``KafkaError/Code/invalidConfiguration`` naming the first property rejected.
+    public func validate() throws(KafkaError) {
+        _ = try RDKafkaConfig(properties: librdkafkaProperties())
     }
 
     /// The librdkafka properties in the order they are applied.

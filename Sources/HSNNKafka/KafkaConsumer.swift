@@ -57,7 +57,8 @@ public final class KafkaConsumer: Sendable {
             onStatistics = { json in callbacks.recordStatistics(json) }
         }
         let context = RDKafkaCallbackContext(
-            logger: logger, onStatistics: onStatistics, onRebalance: { event in callbacks.rebalance(event) })
+            logger: logger, onStatistics: onStatistics, onRebalance: { event in callbacks.rebalance(event) },
+            onError: { name, message, _ in callbacks.recordError(name: name, message: message) })
         client = try RDKafkaClient(kind: .consumer, properties: configuration.librdkafkaProperties(), context: context)
         self.callbacks = callbacks
         self.logger = logger
@@ -106,6 +107,10 @@ public final class KafkaConsumer: Sendable {
         case .nothing:
             if let error = callbacks.takeRebalanceError() { throw error }
             return nil
+        case .endOfPartition(let partition):
+            callbacks.partitionEnds.withLock { $0.append(partition) }
+            if let error = callbacks.takeRebalanceError() { throw error }
+            return nil
         case .error(let name, let message, let partition, let fatal):
             if fatal {
                 throw KafkaError(
@@ -118,6 +123,7 @@ public final class KafkaConsumer: Sendable {
                 metadata["kafka.topic"] = "\(partition.topic)"
                 metadata["kafka.partition"] = "\(partition.partition)"
             }
+            callbacks.recordError(name: name, message: message)
             logger.warning("consumer error: \(message)", metadata: metadata)
             if let error = callbacks.takeRebalanceError() { throw error }
             return nil
@@ -214,6 +220,25 @@ public final class KafkaConsumer: Sendable {
         callbacks.statistics.withLock { $0 }
     }
 
+    /// The partitions whose end the consumer reached since the last call, in order (only with
+    /// ``KafkaConsumerConfiguration/reportsPartitionEnd``): every record of each that the broker
+    /// held at that moment was returned by ``poll(timeout:)``. A partition reported here has
+    /// more records once a later poll returns one of it.
+    public func takePartitionEnds() -> [KafkaTopicPartition] {
+        callbacks.partitionEnds.withLock { ends in
+            defer { ends.removeAll() }
+            return ends
+        }
+    }
+
+    /// Errors librdkafka reported since the consumer was created: client-level errors (broker
+    /// connections failing, all brokers down, timeouts) from its error callback and consumer
+    /// errors delivered by ``poll(timeout:)``, with the latest one. librdkafka retries these by
+    /// itself; the count tells how often it had to.
+    public var errors: KafkaErrorTally {
+        callbacks.errors.withLock { $0 }
+    }
+
     /// Leaves the group: the rebalance handler sees the final revocation (and may commit)
     /// inside this call. Call it on the polling thread once the poll loop has ended; later
     /// calls do nothing.
@@ -255,6 +280,8 @@ final class ConsumerCallbackState: Sendable {
     /// empty again while the consumer is being destroyed.
     let owner = Mutex(WeakConsumer())
     let statistics = Mutex<KafkaConsumerStatistics?>(nil)
+    let errors = Mutex(KafkaErrorTally())
+    let partitionEnds = Mutex<[KafkaTopicPartition]>([])
     private let rebalanceError = Mutex<KafkaError?>(nil)
 
     init(handler: (any KafkaRebalanceHandler)?, logger: Logger) {
@@ -268,6 +295,13 @@ final class ConsumerCallbackState: Sendable {
             return
         }
         statistics.withLock { $0 = parsed }
+    }
+
+    func recordError(name: String, message: String) {
+        errors.withLock {
+            $0.count += 1
+            $0.latest = .init(name: name, message: message)
+        }
     }
 
     func takeRebalanceError() -> KafkaError? {
@@ -321,4 +355,20 @@ final class ConsumerCallbackState: Sendable {
             rebalanceError.withLock { $0 = error }
         }
     }
+}
+
+/// How many errors a client reported, and the latest.
+public struct KafkaErrorTally: Sendable, Hashable {
+    /// One error: librdkafka's name (`_TRANSPORT`, `_ALL_BROKERS_DOWN`, ...) and message.
+    public struct Report: Sendable, Hashable {
+        public var name: String
+        public var message: String
+    }
+
+    /// Errors so far.
+    public var count = 0
+    /// The most recent one.
+    public var latest: Report?
+
+    public init() {}
 }

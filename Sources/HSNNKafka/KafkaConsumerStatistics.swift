@@ -30,6 +30,10 @@ public struct KafkaConsumerStatistics: Sendable, Hashable {
     public var brokersUp: Int
     /// Brokers of the cluster this client knows of.
     public var brokersKnown: Int
+    /// The shortest time since any connected broker last sent this client something
+    /// (librdkafka's `rxidle`), or `nil` when no connected broker sent anything yet. A live
+    /// broker answers fetches and heartbeats within seconds; a frozen one lets this grow.
+    public var brokerReceiveIdle: Duration?
     /// The consumer group's state (`up`, `wait-coord`, ...), or `nil` outside a group.
     public var groupState: String?
     /// The consumer group's join state (`steady`, `wait-join`, ...).
@@ -81,13 +85,21 @@ public struct KafkaConsumerStatistics: Sendable, Hashable {
         self.partitions = partitions
         var up = 0
         var known = 0
+        var receiveIdle: Duration?
         for (_, brokerValue) in root["brokers"] as? [String: Any] ?? [:] {
             guard let broker = brokerValue as? [String: Any], Self.int(broker["nodeid"]).map({ $0 >= 0 }) == true,
                   broker["source"] as? String != "logical"
             else { continue }
             known += 1
-            if broker["state"] as? String == "UP" { up += 1 }
+            if broker["state"] as? String == "UP" {
+                up += 1
+                if let idle = Self.int(broker["rxidle"]), idle >= 0 {
+                    let value = Duration.microseconds(idle)
+                    receiveIdle = receiveIdle.map { min($0, value) } ?? value
+                }
+            }
         }
+        brokerReceiveIdle = receiveIdle
         brokersUp = up
         brokersKnown = known
         let group = root["cgrp"] as? [String: Any]

@@ -272,33 +272,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
         }
     }
 
-    /// Checks ranges and consistency.
-    /// - Throws: ``ModelConfigError`` describing the first problem.
+    /// Checks every key's range, how the keys fit together, and that the memory allocated at
+    /// start fits in this machine's physical memory (see ``validate(physicalMemory:)``).
+    /// - Throws: ``ModelConfigError`` naming the first key out of range.
     public func validate() throws(ModelConfigError) {
-        func require(_ ok: Bool, _ key: String, _ what: String) throws(ModelConfigError) {
-            if !ok { throw .badValue(key, "", what) }
-        }
-        try require(embeddingDim > 0 && dim > 0 && indexDim > 0, "model.dim", "positive widths")
-        try require(hashBuckets >= 16, "model.hash_buckets", "at least 16")
-        try require(maxUserFields >= 1 && maxItemFields >= 1, "model.max_item_fields", "at least 1")
-        try require(maxItemValues >= 1, "model.max_item_values", "at least 1")
-        try require(levels == 2 || levels == 3, "index.levels", "2 or 3")
-        try require(nodes.count >= levels - 1 && nodes.prefix(levels - 1).allSatisfy { $0 >= 2 }, "index.nodes",
-                    "\(levels - 1) codebook sizes of at least 2")
-        try require(beam.count >= levels - 1 && beam.prefix(levels - 1).allSatisfy { $0 >= 1 }, "index.beam",
-                    "\(levels - 1) beam widths of at least 1")
-        try require(batchSize >= 1, "training.batch_size", "at least 1")
-        try require(beamMinItemsPerK >= 0 && beamMinItemsPerK <= 1_000_000, "index.beam_min_items_per_k", "an integer from 0 to 1000000")
-        try require(retrievalNegatives >= 0 && retrievalNegatives <= 1024, "training.retrieval_negatives", "an integer from 0 to 1024")
-        try require(retrievalUniformShare >= 0 && retrievalUniformShare <= 1, "training.retrieval_uniform_share", "a number from 0 to 1")
-        try require(retrievalWeight >= 0 && retrievalWeight.isFinite, "training.retrieval_weight", "a finite number >= 0")
-        try require(negativeMemory >= 1, "training.negative_memory", "at least 1")
-        try require(frequencyAlpha > 0 && frequencyAlpha <= 1, "training.frequency_alpha", "a number in (0, 1]")
-        try require(balanceWindow >= 1, "index.balance_window", "at least 1")
-        try require(scheduleEvents >= 1, "index.schedule_events", "at least 1")
-        try require(attributeWeight >= 0 && attributeWeight.isFinite, "index.attribute_weight", "a finite number >= 0")
-        try require(itemLevel.userRows >= 1 && itemLevel.itemRows >= 1 && indexLevel.userRows >= 1 && indexLevel.itemRows >= 1,
-                    "model.item_user_rows", "at least 1 row per tower")
+        try validate(physicalMemory: ProcessInfo.processInfo.physicalMemory)
     }
 }
 

@@ -51,9 +51,11 @@ public struct PipelineCounters: Sendable, Hashable, Codable {
 ///
 /// Item events update the catalog at once; impressions and clicks go through the
 /// ``ImpressionClickJoiner``; labelled examples are trained in mini-batches of exactly
-/// ``batchSize`` in arrival order. Batch boundaries depend only on the input, never on
-/// timing, and the partial batch is part of the ``State``: resuming from a state and
-/// feeding the remaining events trains exactly what an uninterrupted run trains.
+/// ``batchSize`` in arrival order, unless the owner cuts a partial batch with
+/// ``trainPartialBatch()`` (the daemon does when the stream goes quiet). Batch boundaries
+/// depend only on the input and those cuts, and the partial batch is part of the ``State``:
+/// resuming from a state and feeding the remaining events trains exactly what an
+/// uninterrupted run trains.
 ///
 /// Not thread-safe: one owner (the training thread) drives it.
 public final class TrainingPipeline {
@@ -98,6 +100,14 @@ public final class TrainingPipeline {
     public func removePartition(_ source: StreamPartition) {
         joiner.removePartition(source.partition, into: &joined)
         drainJoined()
+    }
+
+    /// Trains the labelled examples waiting for their mini-batch to fill now, as a smaller
+    /// batch (pending impressions stay in the joiner). Offsets and counters stay exact: the
+    /// examples' events are already reflected in ``nextOffsets``, and the state afterwards
+    /// holds no partial batch.
+    public func trainPartialBatch() {
+        trainBatch()
     }
 
     /// End of a finite input: expire every pending impression and train the partial batch.

@@ -12,25 +12,36 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one key, e.g. --set kafka.brokers=host:9092 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    /// The configuration, or a `ValidationError` listing every problem with its key and source
-    /// (or the settings that contradict each other).
-    func load() throws -> Configuration { try Self.load(file: config, overrides: overrides) }
+    /// The configuration after every check `hsnn run` makes before it starts anything, or a
+    /// `ValidationError` listing every problem with its key and source.
+    func load() throws -> Configuration { try validated().configuration }
+
+    /// Like ``load()``, with the settings and the model configuration it was checked as.
+    func validated() throws -> ValidatedConfiguration { try Self.validated(file: config, overrides: overrides) }
 
     static func load(file: String?, overrides: [String]) throws -> Configuration {
+        try validated(file: file, overrides: overrides).configuration
+    }
+
+    /// Loads the layered configuration and runs ``ValidatedConfiguration``'s checks: the same
+    /// for `hsnn run`, `hsnn config check`, `hsnn demo` and `hsnn train --config`.
+    static func validated(file: String?, overrides: [String]) throws -> ValidatedConfiguration {
         let configuration: Configuration
         do {
-            // The BLAS kernel selection marks its own restart with an HSNN_ variable that is not a key.
-            configuration = try ConfigLoader(schema: ModelSettings.schema, ignoredEnvironmentVariables: [BLASEnvironment.reexecMarker])
+            // The variables that steer the OpenBLAS kernel selection (one is set by the process
+            // itself when it restarts with a better kernel) are not configuration keys.
+            configuration = try ConfigLoader(
+                schema: ModelSettings.schema,
+                ignoredEnvironmentVariables: [BLASEnvironment.reexecMarker, BLASEnvironment.autoselect])
                 .load(file: file, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }
         do {
-            try DaemonSettings(configuration).validate()
+            return try ValidatedConfiguration(configuration)
         } catch {
             throw ValidationError(error.description)
         }
-        return configuration
     }
 }
 
@@ -52,8 +63,8 @@ struct ConfigCommand: ParsableCommand {
         var overrides: [String] = []
 
         func run() throws {
-            let configuration = try ConfigOptions.load(file: file, overrides: overrides)
-            print(configuration.renderEffective(), terminator: "")
+            let validated = try ConfigOptions.validated(file: file, overrides: overrides)
+            print(validated.configuration.renderEffective(), terminator: "")
         }
     }
 

@@ -23,7 +23,12 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        try await DaemonRuntime(configuration: configuration).run()
+        do {
+            try await DaemonRuntime(configuration: configuration).run()
+        } catch is FinalCheckpointError {
+            // Already logged; the distinct status tells systemd and operators that state was lost.
+            throw ExitCode(FinalCheckpointError.exitCode)
+        }
     }
 }
 
@@ -57,17 +62,16 @@ struct DaemonRuntime {
         let threads = configuration.int("training.threads")
         try BLASThreads.set(threads > 0 ? threads : BLASThreads.processorCount)
 
-        let settings = DaemonSettings(configuration)
-        let modelConfig: HSNNLearnerFactory
+        // The same checks as `hsnn config check`, before anything is bound, joined or written.
+        let validated: ValidatedConfiguration
         do {
-            modelConfig = HSNNLearnerFactory(config: try ModelSettings.modelConfig(from: configuration),
-                                             itemTTLMs: configuration.milliseconds("items.ttl_ms"), logger: logger)
+            validated = try ValidatedConfiguration(configuration)
         } catch {
-            throw ValidationError("\(error)")
+            throw ValidationError(error.description)
         }
+        let settings = validated.settings
+        let factory = HSNNLearnerFactory(config: validated.model, itemTTLMs: configuration.milliseconds("items.ttl_ms"), logger: logger)
         let notifier = SystemdNotifier()
-        let daemon = TrainingDaemon(settings: settings, factory: modelConfig, status: status, notifier: notifier,
-                                    logger: logger, onBrokerStarted: onBrokerStarted)
         let http = OpsHTTPServer(
             binding: .init(configuration), metrics: metrics,
             readiness: {
@@ -75,6 +79,10 @@ struct DaemonRuntime {
                 return Readiness(isReady: r.ready, reason: r.reason)
             },
             status: { status.current }, logger: logger)
+        // The daemon joins Kafka and opens the checkpoint directory only once the port is bound.
+        let daemon = TrainingDaemon(settings: settings, factory: factory, status: status, notifier: notifier,
+                                    logger: logger, onBrokerStarted: onBrokerStarted,
+                                    startGate: { _ = try await http.boundPort() })
         let watchdog = SystemdWatchdog(logger: logger, isHealthy: { status.current.consuming })
         var groupConfiguration = ServiceGroupConfiguration(
             services: [

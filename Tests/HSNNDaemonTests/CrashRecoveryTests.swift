@@ -154,7 +154,11 @@ import Darwin
         defer { runA.child.killIfRunning() }
         let portA = try await runA.httpPort()
         let startA = ContinuousClock.now
-        try await runA.waitForStatus(port: portA, seconds: 300, "run A to consume everything") { $0.offsets[partition] == total }
+        // Everything consumed, and the partial batch left at the end of the stream trained
+        // (training.max_batch_delay after the end was reached).
+        try await runA.waitForStatus(port: portA, seconds: 300, "run A to consume everything") {
+            $0.offsets[partition] == total && $0.pipeline.waitingInBatch == 0
+        }
         let trainA = startA.duration(to: .now)
         runA.child.send(SIGTERM)
         let exitA = try await runA.child.waitForExit(seconds: 60)
@@ -186,7 +190,9 @@ import Darwin
                                        log: folder.appendingPathComponent("run-b-final.log"))
         defer { finalB.child.killIfRunning() }
         let portB = try await finalB.httpPort()
-        try await finalB.waitForStatus(port: portB, seconds: 300, "run B to consume everything") { $0.offsets[partition] == total }
+        try await finalB.waitForStatus(port: portB, seconds: 300, "run B to consume everything") {
+            $0.offsets[partition] == total && $0.pipeline.waitingInBatch == 0
+        }
         finalB.child.send(SIGTERM)
         let exitB = try await finalB.child.waitForExit(seconds: 60)
         #expect(exitB.reason == .exit && exitB.status == 0, "final run B exit: \(exitB)\n\(finalB.child.tail())")

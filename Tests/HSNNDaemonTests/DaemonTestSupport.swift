@@ -91,10 +91,15 @@ final class DaemonTestCluster: Sendable {
                                      logger: quietLogger("producer"))
     }
 
-    /// Produces labelled impressions `range` (event ids `e<i>`), spread over the partitions.
-    func produceImpressions(_ range: Range<Int>, baseMs: Int64 = 1_700_000_000_000) throws {
+    /// Produces labelled impressions `range` (event ids `e<i>`), spread over the partitions;
+    /// `padding` adds that many bytes to each (in a user feature).
+    func produceImpressions(_ range: Range<Int>, baseMs: Int64 = 1_700_000_000_000, padding: Int = 0) throws {
+        // In features of at most 1,000 bytes (the decoder refuses longer strings).
+        let pad = stride(from: 0, to: padding, by: 1_000).map { start in
+            #","pad\#(start)":""# + String(repeating: "x", count: min(1_000, padding - start)) + "\""
+        }.joined()
         for i in range {
-            let json = #"{"type":"impression","event_id":"e\#(i)","request_id":"r\#(i)","ts_ms":\#(baseMs + Int64(i) * 10),"user_id":"u\#(i % 37)","item_id":"i\#(i % 101)","user_features":{"age":"25-34"},"clicked":\#(i % 7 == 0)}"#
+            let json = #"{"type":"impression","event_id":"e\#(i)","request_id":"r\#(i)","ts_ms":\#(baseMs + Int64(i) * 10),"user_id":"u\#(i % 37)","item_id":"i\#(i % 101)","user_features":{"age":"25-34"\#(pad)},"clicked":\#(i % 7 == 0)}"#
             try producer.send(topic: "hsnn.events", key: Array("u\(i % 37)".utf8), value: Array(json.utf8), partition: Int32(i % partitions))
         }
         try producer.flush(timeout: .seconds(20))
@@ -151,4 +156,57 @@ final class RunningDaemon: Sendable {
         await group.triggerGracefulShutdown()
         try await task.value
     }
+}
+
+/// Makes checkpoint writes fail while `remaining` is above zero (each failure counts it down;
+/// `Int.max` fails forever), as a full or read-only checkpoint file system would.
+final class WriteFailures: Sendable {
+    private let remaining: Mutex<Int>
+    private let attempts = Mutex(0)
+    init(_ count: Int) { remaining = Mutex(count) }
+    var attempted: Int { attempts.withLock { $0 } }
+    func check() throws {
+        attempts.withLock { $0 += 1 }
+        let fail = remaining.withLock { n -> Bool in
+            guard n > 0 else { return false }
+            if n != .max { n -= 1 }
+            return true
+        }
+        if fail { throw CocoaError(.fileWriteOutOfSpace) }
+    }
+}
+
+/// A ``RecordingFactory`` whose snapshots fail to write as ``WriteFailures`` says.
+struct FailingWriteFactory: LearnerFactory {
+    let sink: RecordSink?
+    let failures: WriteFailures
+    func makeFresh() throws -> any CheckpointableLearner { FailingWriteLearner(sink: sink, failures: failures) }
+    func load(from folder: URL) throws -> any CheckpointableLearner {
+        let records = try JSONDecoder().decode(RecordingLearner.Records.self, from: Data(contentsOf: folder.appendingPathComponent("records.json")))
+        return FailingWriteLearner(records: records, sink: sink, failures: failures)
+    }
+}
+
+final class FailingWriteLearner: CheckpointableLearner {
+    let inner: RecordingLearner
+    let failures: WriteFailures
+    init(records: RecordingLearner.Records = .init(), sink: RecordSink?, failures: WriteFailures) {
+        inner = RecordingLearner(records: records, sink: sink)
+        self.failures = failures
+    }
+    func apply(_ item: ItemEvent) { inner.apply(item) }
+    func train(_ batch: [LabeledExample]) { inner.train(batch) }
+    func makeSnapshot() -> any LearnerSnapshot { FailingSnapshot(inner: RecordingSnapshot(records: inner.records), failures: failures) }
+    func progress() -> [String: Double] { inner.progress() }
+}
+
+struct FailingSnapshot: LearnerSnapshot {
+    let inner: RecordingSnapshot
+    let failures: WriteFailures
+    func write(to folder: URL) throws {
+        try failures.check()
+        try inner.write(to: folder)
+    }
+    var configurationJSON: [String: String] { inner.configurationJSON }
+    var statistics: [String: Double] { inner.statistics }
 }

@@ -25,6 +25,8 @@ final class RDKafkaCallbackContext: Sendable {
     let onStatistics: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     let onRebalance: (@Sendable (RDKafkaRebalance) -> Void)?
     let onDelivery: (@Sendable (RDKafkaDelivery) -> Void)?
+    /// Told of every error librdkafka reports through its error callback (name, message, fatal).
+    let onError: (@Sendable (String, String, Bool) -> Void)?
     /// Whether the rebalance callback ever delivered an assignment (see
     /// ``RDKafkaClient/destroyWouldAbort``).
     let assignmentSeen = Atomic<Bool>(false)
@@ -33,12 +35,14 @@ final class RDKafkaCallbackContext: Sendable {
         logger: Logger,
         onStatistics: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil,
         onRebalance: (@Sendable (RDKafkaRebalance) -> Void)? = nil,
-        onDelivery: (@Sendable (RDKafkaDelivery) -> Void)? = nil
+        onDelivery: (@Sendable (RDKafkaDelivery) -> Void)? = nil,
+        onError: (@Sendable (String, String, Bool) -> Void)? = nil
     ) {
         self.logger = logger
         self.onStatistics = onStatistics
         self.onRebalance = onRebalance
         self.onDelivery = onDelivery
+        self.onError = onError
     }
 
     fileprivate static func from(_ opaque: UnsafeMutableRawPointer) -> RDKafkaCallbackContext {
@@ -130,6 +134,8 @@ struct RDKafkaRebalance {
 enum RDKafkaPollResult<Value> {
     case message(Value)
     case nothing
+    /// The consumer reached the end of the partition's log (with `enable.partition.eof`).
+    case endOfPartition(KafkaTopicPartition)
     /// A consumer error delivered as a message: transient ones are retried by librdkafka;
     /// `fatal` ones end the client.
     case error(name: String, message: String, partition: KafkaTopicPartition?, fatal: Bool)
@@ -241,7 +247,9 @@ final class RDKafkaClient: Sendable {
         let fields = message.pointee
         let topic = fields.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         guard fields.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if fields.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return .nothing }
+            if fields.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                return .endOfPartition(KafkaTopicPartition(topic: topic, partition: fields.partition))
+            }
             let fatal = fields.err == RD_KAFKA_RESP_ERR__FATAL
             var text = String(cString: rd_kafka_message_errstr(message))
             var name = Self.errorName(fields.err)
@@ -515,6 +523,7 @@ fileprivate func rdkafkaErrorCallback(
     context.logger.log(
         level: level, "librdkafka error: \(text)",
         metadata: ["kafka.error": "\(name)", "kafka.client": "\(String(cString: rd_kafka_name(handle)))"])
+    context.onError?(name, text, code == RD_KAFKA_RESP_ERR__FATAL)
 }
 
 fileprivate func rdkafkaStatisticsCallback(
@@ -560,7 +569,9 @@ fileprivate func rdkafkaDeliveryCallback(
         topic: fields.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
         partition: fields.partition,
         offset: fields.offset,
-        error: failed ? (RDKafkaClient.errorName(fields.err), String(cString: rd_kafka_message_errstr(message))) : nil)
+        // Not rd_kafka_message_errstr: for a delivery report it returns the message's payload,
+        // which is not NUL-terminated.
+        error: failed ? (RDKafkaClient.errorName(fields.err), RDKafkaClient.errorMessage(fields.err)) : nil)
     context.onDelivery?(delivery)
 }
 

@@ -29,6 +29,18 @@ extension ConfigSection {
         ConfigKey("kafka.poll_timeout_ms", .milliseconds, default: .duration(.milliseconds(100)), doc: """
             Longest a poll waits for messages before the poller checks for shutdown and backpressure.
             """, constraints: [.range(Duration.milliseconds(1)...Duration.seconds(10))]),
+        ConfigKey("kafka.on_data_loss", .string, default: .string("continue"), doc: """
+            What happens when a partition's next record is not the one the model state expects, because the \
+            broker no longer holds it (retention deleted it, and librdkafka reset the position): the skipped \
+            range is logged as an error and counted in `hsnn_ingest_records_lost_total{topic,partition}` either \
+            way; `continue` trains on from the oldest record still held, `fail` stops the daemon (exit 1) so \
+            that an operator decides.
+            """, constraints: [.oneOf(["continue", "fail"])]),
+        ConfigKey("kafka.liveness_timeout_ms", .milliseconds, default: .duration(.seconds(10)), doc: """
+            `/readyz` answers 503 when no broker connection received anything for this long (a broker that \
+            is down or frozen); librdkafka's fetch requests get an answer at least every `fetch.wait.max.ms` \
+            (500 ms by default) from a live broker.
+            """, constraints: [.range(Duration.seconds(1)...Duration.seconds(600))]),
     ])
 
     /// Decoding limits and the queue between the Kafka poller and the trainer.
@@ -88,6 +100,13 @@ extension ConfigSection {
         ConfigKey("training.threads", .int, default: .int(0), doc: """
             Threads used by the math kernels (OpenBLAS); 0 uses one per available core.
             """, constraints: [.range(0...1024)]),
+        ConfigKey("training.max_batch_delay", .milliseconds, default: .duration(.seconds(1)), doc: """
+            A partial mini-batch is trained once its oldest example has waited this long and the consumer \
+            has reached the end of every assigned partition with every record trained, so a quiet stream \
+            leaves nothing untrained. A backlog (a restart catching up) is cut by size alone until its end, \
+            so replaying the same records cuts the same batches; a cut made while waiting at the end of a \
+            live stream is part of the next checkpoint. 0 turns it off (batches are cut by size alone).
+            """, constraints: [.range(Duration.zero...Duration.seconds(3600))]),
     ])
 
     /// The item catalog.
@@ -118,6 +137,14 @@ extension ConfigSection {
                   doc: "Permissions of checkpoint files.", constraints: [.permissionBits]),
         ConfigKey("checkpoint.dir_mode", .fileMode, default: .int(0o750),
                   doc: "Permissions of checkpoint folders.", constraints: [.permissionBits]),
+        ConfigKey("checkpoint.retry_initial_ms", .milliseconds, default: .duration(.seconds(1)), doc: """
+            After a failed publish (a full disk, say) the latest state is published again after this long, \
+            then after twice as long each time up to `checkpoint.retry_max_ms`, whether or not events arrive. \
+            Attempts are counted in `hsnn_checkpoint_publish_attempts_total`.
+            """, constraints: [.range(Duration.milliseconds(10)...Duration.seconds(3600))]),
+        ConfigKey("checkpoint.retry_max_ms", .milliseconds, default: .duration(.seconds(60)), doc: """
+            Longest wait between publish retries.
+            """, constraints: [.range(Duration.milliseconds(10)...Duration.seconds(86_400))]),
     ])
 
     /// The operations HTTP listener.
@@ -129,6 +156,18 @@ extension ConfigSection {
                   constraints: [.nonEmpty]),
         ConfigKey("http.port", .int, default: .int(9180), doc: "TCP port; 0 picks a free one (logged at start).",
                   constraints: [.range(0...65_535)]),
+        ConfigKey("http.header_timeout_ms", .milliseconds, default: .duration(.seconds(10)), doc: """
+            Longest a client may take to send a request's line and headers; slower connections are closed.
+            """, constraints: [.range(Duration.milliseconds(100)...Duration.seconds(600))]),
+        ConfigKey("http.read_timeout_ms", .milliseconds, default: .duration(.seconds(30)), doc: """
+            Longest a whole request (headers and body) may take to arrive.
+            """, constraints: [.range(Duration.milliseconds(100)...Duration.seconds(3600))]),
+        ConfigKey("http.idle_timeout_ms", .milliseconds, default: .duration(.seconds(60)), doc: """
+            A keep-alive connection with no request for this long is closed.
+            """, constraints: [.range(Duration.milliseconds(100)...Duration.seconds(3600))]),
+        ConfigKey("http.max_connections", .int, default: .int(64), doc: """
+            Most connections open at once; further ones are closed as soon as they are accepted.
+            """, constraints: [.range(1...65_536)]),
     ])
 
     /// Log output.
@@ -143,7 +182,9 @@ extension ConfigSection {
     /// Graceful shutdown.
     public static let shutdown = ConfigSection("shutdown", doc: """
         On SIGTERM or SIGINT the daemon stops consuming, finishes the batch in flight, publishes a \
-        checkpoint and exits 0.
+        checkpoint and exits 0. A final checkpoint that cannot be written is retried with backoff for up to \
+        60% of `shutdown.grace_seconds`; if it still fails the daemon exits 75, so that `Restart=on-failure` \
+        and operators notice that the state since the previous version was not saved.
         """, keys: [
         ConfigKey("shutdown.grace_seconds", .seconds, default: .duration(.seconds(30)), doc: """
             Longest a graceful shutdown may take before remaining work is cancelled; keep it below systemd's \

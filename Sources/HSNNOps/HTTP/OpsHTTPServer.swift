@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -42,6 +43,10 @@ public struct OpsHTTPServerError: Error, Sendable, CustomStringConvertible {
 /// - `GET /readyz`: `200 ready` when the readiness closure says so, else `503` with the reason.
 /// - `GET /status`: JSON from the status closure (`500` with the error if it throws).
 ///
+/// Connections are limited by ``ConnectionLimits``: a request head or a whole request that
+/// arrives too slowly, or a connection idle between requests too long, is closed, and
+/// connections beyond the cap are closed when accepted.
+///
 /// Bind with port 0 for an ephemeral port and read it with ``boundPort()``. The server stops
 /// on graceful shutdown of its service group; put it first in the group's service list so it
 /// is shut down last and `/metrics` stays scrapeable while the rest drains.
@@ -51,15 +56,24 @@ public final class OpsHTTPServer: Service, Sendable {
         public var host: String
         /// 0 picks a free port.
         public var port: Int
+        /// Timeouts and the connection cap.
+        public var limits: ConnectionLimits
 
-        public init(host: String, port: Int) {
+        public init(host: String, port: Int, limits: ConnectionLimits = ConnectionLimits()) {
             self.host = host
             self.port = port
+            self.limits = limits
         }
 
-        /// `http.host` and `http.port` from a configuration built on ``ConfigSchema/hsnn``.
+        /// `http.*` from a configuration built on ``ConfigSchema/hsnn``.
         public init(_ configuration: Configuration) {
-            self.init(host: configuration.string("http.host"), port: configuration.int("http.port"))
+            self.init(
+                host: configuration.string("http.host"), port: configuration.int("http.port"),
+                limits: ConnectionLimits(
+                    headerTimeout: configuration.duration("http.header_timeout_ms"),
+                    readTimeout: configuration.duration("http.read_timeout_ms"),
+                    idleTimeout: configuration.duration("http.idle_timeout_ms"),
+                    maxConnections: configuration.int("http.max_connections")))
         }
     }
 
@@ -99,8 +113,13 @@ public final class OpsHTTPServer: Service, Sendable {
     /// Binds and serves until graceful shutdown or cancellation.
     /// - Throws: ``OpsHTTPServerError`` with code `bindFailed` when the address cannot be bound.
     public func run() async throws {
+        let limits = binding.limits
+        let counter = ConnectionCounter(limit: limits.maxConnections)
         let application = Application(
             router: makeRouter(),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, limits: limits, counter: counter)
+            },
             configuration: ApplicationConfiguration(address: .hostname(binding.host, port: binding.port)),
             onServerRunning: { [self] channel in
                 self.didBind(port: channel.localAddress?.port ?? binding.port)
