@@ -176,8 +176,9 @@ extension RetrievalModel {
 
     /// The `k` best live items for a user, best first, with their logits.
     ///
-    /// Beam mode scores the level-1 nodes, keeps the best `beam[0]`, scores their children, ...,
-    /// then scores the items of the surviving leaves with the item-level model. Exhaustive mode
+    /// Beam mode scores the level-1 nodes, keeps the best `beam[0]`, scores their children, ...
+    /// (the last index level widens until its leaves hold `beamMinItemsPerK * k` items), then
+    /// scores the items of the surviving leaves with the item-level model. Exhaustive mode
     /// scores every live item. Items are ranked by the retrieval head. Items in `excluding` are
     /// scored but never returned, and so are, with `excludeSeen` (the default), the items the
     /// user already engaged with (impressed or clicked) as far as the user's bounded history
