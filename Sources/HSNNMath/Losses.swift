@@ -72,15 +72,16 @@ public enum Loss {
     @discardableResult
     public static func sampledSoftmax(
         logits s: UnsafePointer<Float>, logQ: UnsafePointer<Float>, masked: UnsafePointer<Bool>?,
-        groups: [[Int]], rowCount: Int, grad: UnsafeMutablePointer<Float>?, scale: Float = 1, accumulate: Bool = false
+        groups: SoftmaxGroups, rowCount: Int, grad: UnsafeMutablePointer<Float>?, scale: Float = 1, accumulate: Bool = false
     ) -> Float {
         if let grad, !accumulate { grad.update(repeating: 0, count: rowCount) }
-        let live = groups.filter { !$0.isEmpty }
-        guard !live.isEmpty else { return 0 }
-        let inv = 1 / Float(live.count)
+        let liveCount = (0..<groups.count).reduce(0) { $0 + (groups[$1].isEmpty ? 0 : 1) }
+        guard liveCount > 0 else { return 0 }
+        let inv = 1 / Float(liveCount)
         var total: Double = 0
         var z: [Float] = []
-        for g in live {
+        for index in 0..<groups.count where !groups[index].isEmpty {
+            let g = groups[index]
             z.removeAll(keepingCapacity: true)
             var m = -Float.infinity
             for r in g {
@@ -100,5 +101,46 @@ public enum Loss {
             }
         }
         return Float(total) * inv
+    }
+}
+
+/// Candidate groups of a sampled softmax, stored flat: group `g` is
+/// `rows[starts[g] ..< starts[g + 1]]` (row indices, the positive first). Clearing keeps the
+/// storage, so a training step appends its groups without allocating.
+public struct SoftmaxGroups: Sendable, Equatable {
+    public private(set) var rows: [Int] = []
+    public private(set) var starts: [Int] = [0]
+
+    public init() {}
+
+    /// Groups given as lists of rows.
+    public init(_ groups: [[Int]]) {
+        for g in groups { append(g) }
+    }
+
+    /// The number of groups.
+    public var count: Int { starts.count - 1 }
+    public var isEmpty: Bool { count == 0 }
+
+    /// The rows of group `g`.
+    public subscript(g: Int) -> ArraySlice<Int> { rows[starts[g]..<starts[g + 1]] }
+
+    /// Adds a group.
+    public mutating func append(_ group: some Sequence<Int>) {
+        rows.append(contentsOf: group)
+        starts.append(rows.count)
+    }
+
+    /// Adds one row to the group being filled (closed by ``close()``).
+    public mutating func appendRow(_ row: Int) { rows.append(row) }
+
+    /// Closes the group being filled by ``appendRow(_:)``.
+    public mutating func close() { starts.append(rows.count) }
+
+    /// Removes every group, keeping the storage.
+    public mutating func removeAll() {
+        rows.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
     }
 }

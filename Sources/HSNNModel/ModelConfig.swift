@@ -130,7 +130,7 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var retrievalUniformShare: Double = 0.5
     /// Weight of the retrieval objective (sampled softmax with the log-Q correction) relative
     /// to the click BCE.
-    public var retrievalWeight: Double = 1
+    public var retrievalWeight: Double = 0.5
     /// Whether the index levels are trained with the retrieval objective too (weighted by the
     /// index-loss warm-up like their click BCE).
     public var retrievalIndexLevels: Bool = true

@@ -420,84 +420,115 @@ public final class RetrievalModel {
     /// Fills the batch workspace with a training step: the impressions, then the retrieval
     /// negatives of `sample` (the clicking user with a sampled item, outside the click BCE),
     /// with the softmax groups and their log-Q corrections.
+    ///
+    /// A negative row reuses its click's user features (lookup slots, dense values, history)
+    /// and takes the sampled item by catalog index, so no event is copied or looked up again.
     func featurizeStep(_ examples: some Collection<LabeledExample>, _ sample: RetrievalSample) {
         let n = examples.count, k = sample.perClick
-        var negatives: [(ImpressionEvent, Bool)] = []
-        negatives.reserveCapacity(sample.negativeItems.count)
-        let rows = Array(examples)
-        for (g, p) in sample.positives.enumerated() {
-            for s in 0..<k {
-                var imp = rows[p].impression
-                let item = sample.negativeItems[g * k + s]
-                if item >= 0 { imp.itemID = catalog.ids[Int(item)] }
-                negatives.append((imp, false))
-            }
-        }
-        featurize(rows.lazy.map { ($0.impression, $0.clicked) } + negatives, count: n + negatives.count, createItems: true)
         let ws = batch
-        ws.impressionRows = n
-        ws.retrievalGroups.removeAll(keepingCapacity: true)
-        let logK = logf(Float(max(k, 1)))
-        for j in 0..<ws.count {
-            ws.masked[j] = false
-            ws.logQ[j] = logK + logf(max(negativeProbability(Int(ws.items[j])), 1e-30))
-            if j >= n { ws.weights[j] = 0 }
+        beginBatch(count: n + sample.negativeItems.count)
+        for (j, example) in examples.enumerated() {
+            featurizeImpression(row: j, example.impression, clicked: example.clicked, createItems: true)
         }
+        ws.impressionRows = n
+        let logK = logf(Float(max(k, 1)))
         for (g, p) in sample.positives.enumerated() {
-            var group = [p]
+            ws.masked[p] = false
+            ws.logQ[p] = logK + logf(max(negativeProbability(Int(ws.items[p])), 1e-30))
+            ws.retrievalGroups.appendRow(p)
             for s in 0..<k {
                 let r = n + g * k + s
-                if sample.negativeItems[g * k + s] < 0 || ws.items[r] == ws.items[p] { ws.masked[r] = true }
-                group.append(r)
+                let sampled = sample.negativeItems[g * k + s]
+                featurizeNegative(row: r, of: p, item: sampled >= 0 ? sampled : ws.items[p])
+                ws.masked[r] = sampled < 0 || ws.items[r] == ws.items[p]
+                ws.logQ[r] = logK + logf(max(negativeProbability(Int(ws.items[r])), 1e-30))
+                ws.retrievalGroups.appendRow(r)
             }
-            ws.retrievalGroups.append(group)
+            ws.retrievalGroups.close()
         }
+        endBatch()
     }
 
     /// Fills the batch workspace with examples `(impression, clicked)`. Unknown items are
     /// created (id-only) when `createItems`, else scored with id-only features and no history.
     func featurize(_ examples: some Sequence<(ImpressionEvent, Bool)>, count: Int, createItems: Bool) {
+        beginBatch(count: count)
+        var j = 0
+        for (imp, clicked) in examples {
+            featurizeImpression(row: j, imp, clicked: clicked, createItems: createItems)
+            j += 1
+        }
+        endBatch()
+    }
+
+    /// Starts filling the batch workspace with `count` rows (all impressions until a step
+    /// says otherwise).
+    private func beginBatch(count: Int) {
         let ws = batch
         precondition(count <= ws.capacity, "batch larger than the workspace")
         ws.count = count
         ws.impressionRows = count
-        ws.retrievalGroups.removeAll(keepingCapacity: true)
+        ws.retrievalGroups.removeAll()
         ws.userBatch.reset(fields: layout.userSlots)
         ws.itemBatch.reset(fields: layout.itemSlots)
-        let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
         ws.crossIn.rows = count
-        var j = 0
-        for (imp, clicked) in examples {
-            let i: Int32 = createItems ? catalog.ensure(imp.itemID, atMs: imp.timestampMs) : (catalog.index(of: imp.itemID) ?? -1)
-            ws.items[j] = i
-            ws.itemHashes[j] = i >= 0 ? catalog.idHash[Int(i)] : stableHash("item_id", imp.itemID)
-            ws.users[j] = stableHash("user_id", imp.userID)
-            ws.times[j] = imp.timestampMs
-            ws.labels[j] = clicked ? 1 : 0
-            ws.weights[j] = clicked ? Float(config.positiveWeight) : 1
-            appendUser(userHash: ws.users[j], features: imp.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
-                       denseRow: ws.userIn.row(j) + layout.userSlots * e)
-            if i >= 0 {
-                catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
-            } else {
-                ws.itemBatch.append(row: Int32(truncatingIfNeeded: ws.itemHashes[j] % buckets))
-                ws.itemBatch.endSlot()
-                catalog.appendEmpty(to: &ws.itemBatch, slots: layout.itemSlots - 1)
-            }
-            if config.kind == .hsnn {
-                let h = cross.users[ws.users[j]]
-                if i >= 0 {
-                    cross.write(user: h, item: Int(i), catalog: catalog, nowMs: imp.timestampMs, into: ws.crossIn.row(j))
-                } else {
-                    ws.crossIn.row(j).update(repeating: 0, count: ws.crossIn.cols)
-                }
-            }
-            j += 1
-        }
-        // Pooled embeddings (the dense columns were written above and are kept).
+    }
+
+    /// Pools the embeddings of the filled rows (their dense columns were written row by row).
+    private func endBatch() {
+        let ws = batch
         userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
         itemTable.forward(ws.itemBatch, pooling: .mean, into: ws.itemIn)
-        writeItemDense(ws.items.prefix(count), into: ws.itemIn)
+        writeItemDense(ws.items.prefix(ws.count), into: ws.itemIn)
+    }
+
+    /// Writes row `j` (the next one) from an impression.
+    private func featurizeImpression(row j: Int, _ imp: ImpressionEvent, clicked: Bool, createItems: Bool) {
+        let ws = batch
+        let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
+        let i: Int32 = createItems ? catalog.ensure(imp.itemID, atMs: imp.timestampMs) : (catalog.index(of: imp.itemID) ?? -1)
+        ws.items[j] = i
+        ws.itemHashes[j] = i >= 0 ? catalog.idHash[Int(i)] : stableHash("item_id", imp.itemID)
+        ws.users[j] = stableHash("user_id", imp.userID)
+        ws.times[j] = imp.timestampMs
+        ws.labels[j] = clicked ? 1 : 0
+        ws.weights[j] = clicked ? Float(config.positiveWeight) : 1
+        appendUser(userHash: ws.users[j], features: imp.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
+                   denseRow: ws.userIn.row(j) + layout.userSlots * e)
+        if i >= 0 {
+            catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
+        } else {
+            ws.itemBatch.append(row: Int32(truncatingIfNeeded: ws.itemHashes[j] % buckets))
+            ws.itemBatch.endSlot()
+            catalog.appendEmpty(to: &ws.itemBatch, slots: layout.itemSlots - 1)
+        }
+        if config.kind == .hsnn {
+            if i >= 0 {
+                cross.write(user: cross.users[ws.users[j]], item: Int(i), catalog: catalog, nowMs: imp.timestampMs,
+                            into: ws.crossIn.row(j))
+            } else {
+                ws.crossIn.row(j).update(repeating: 0, count: ws.crossIn.cols)
+            }
+        }
+    }
+
+    /// Writes row `r` (the next one): the user of row `p` (already written) with catalog item
+    /// `i`, as a retrieval negative (outside the click BCE).
+    private func featurizeNegative(row r: Int, of p: Int, item i: Int32) {
+        let ws = batch
+        let e = config.embeddingDim
+        ws.items[r] = i
+        ws.itemHashes[r] = catalog.idHash[Int(i)]
+        ws.users[r] = ws.users[p]
+        ws.times[r] = ws.times[p]
+        ws.labels[r] = 0
+        ws.userBatch.appendCopy(ofExample: p)
+        let dense = layout.userSlots * e
+        (ws.userIn.row(r) + dense).update(from: ws.userIn.row(p) + dense, count: config.maxDenseFeatures)
+        catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
+        if config.kind == .hsnn {
+            cross.write(user: cross.users[ws.users[p]], item: Int(i), catalog: catalog, nowMs: ws.times[p], into: ws.crossIn.row(r))
+        }
     }
 
     /// Appends a user's slots to `batch` and writes the dense values at `denseRow`.

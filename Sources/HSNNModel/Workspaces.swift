@@ -23,7 +23,7 @@ final class BatchWorkspace {
     var impressionRows = 0
     /// Retrieval softmax groups (row indices, the click first), the log expected count of each
     /// row's item under the negative sampling, and rows left out of their group (accidental hits).
-    var retrievalGroups: [[Int]] = []
+    var retrievalGroups = SoftmaxGroups()
     var logQ: [Float]
     var masked: [Bool]
     var labels: [Float]

@@ -149,7 +149,7 @@ func pooledEmbeddingGradients(pooling: Pooling) {
     masked[5] = true
     func value(grad: UnsafeMutablePointer<Float>?) -> Float {
         logQ.withUnsafeBufferPointer { q in masked.withUnsafeBufferPointer { m in
-            Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: m.baseAddress!, groups: groups, rowCount: 9, grad: grad)
+            Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: m.baseAddress!, groups: SoftmaxGroups(groups), rowCount: 9, grad: grad)
         } }
     }
     func loss() -> Double { Double(value(grad: nil)) }
@@ -167,7 +167,7 @@ func pooledEmbeddingGradients(pooling: Pooling) {
     // The correction matters: without it the loss differs.
     let zero = [Float](repeating: 0, count: 9)
     let plain = zero.withUnsafeBufferPointer { q in
-        Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: nil, groups: groups, rowCount: 9, grad: nil)
+        Loss.sampledSoftmax(logits: s.base, logQ: q.baseAddress!, masked: nil, groups: SoftmaxGroups(groups), rowCount: 9, grad: nil)
     }
     #expect(abs(plain - l) > 1e-3)
 }
