@@ -34,17 +34,6 @@ public struct PooledLookupBatch: Sendable {
     /// Closes the slot being filled; call exactly `fields` times per example.
     @inlinable public mutating func endSlot() { slotStart.append(Int32(rowIndices.count)) }
 
-    /// Appends a copy of example `e`'s slots as the next example.
-    public mutating func appendCopy(ofExample e: Int) {
-        precondition(e < examples, "example \(e) is not complete")
-        let first = e * fields
-        for s in first..<(first + fields) {
-            let a = Int(slotStart[s]), b = Int(slotStart[s + 1])
-            for k in a..<b { rowIndices.append(rowIndices[k]) }
-            slotStart.append(Int32(rowIndices.count))
-        }
-    }
-
     /// Examples completed so far.
     public var examples: Int { fields == 0 ? 0 : (slotStart.count - 1) / fields }
 }

@@ -66,26 +66,29 @@ final class MoNN {
     }
 
     /// Runs the towers on the used rows and then the head; returns the logits (`rows x 2`:
-    /// click, retrieval).
+    /// click, retrieval), one row per row of `itemIn`. Row `r` pairs item row `r` with user row
+    /// `userRowOf[r]` (`userIn` may hold fewer, distinct users), or user row `r` without a map.
     @discardableResult
-    func forward(userIn: Matrix, itemIn: Matrix, interactionIn: Matrix?, _ ws: MoNNWorkspace) -> Matrix {
+    func forward(userIn: Matrix, itemIn: Matrix, interactionIn: Matrix?, userRowOf: UnsafePointer<Int32>? = nil,
+                 _ ws: MoNNWorkspace) -> Matrix {
         let u = userTower.forward(userIn, ws.user)
         let i = itemTower.forward(itemIn, ws.item)
         var x: Matrix? = nil
         if let interaction, let interactionIn { x = interaction.forward(interactionIn, ws.interaction!) }
-        return head(users: u, broadcastUser: false, items: i, interaction: x, ws)
+        return head(users: u, broadcastUser: false, items: i, interaction: x, userRowOf: userRowOf, ws)
     }
 
-    /// The head on precomputed tower outputs: `users` has one row per item row, or a single row
-    /// used for every item when `broadcastUser`.
+    /// The head on precomputed tower outputs: item row `r` is paired with user row
+    /// `userRowOf[r]` (row `r` without a map), or with the single user row when `broadcastUser`.
     @discardableResult
-    func head(users u: Matrix, broadcastUser: Bool, items i: Matrix, interaction x: Matrix?, _ ws: MoNNWorkspace) -> Matrix {
+    func head(users u: Matrix, broadcastUser: Bool, items i: Matrix, interaction x: Matrix?,
+              userRowOf: UnsafePointer<Int32>? = nil, _ ws: MoNNWorkspace) -> Matrix {
         let n = i.rows, nu = userRows, ni = itemRows, d = dim, np = pairs
         ws.overIn.rows = n
         ws.logits.rows = n
         let oc = ws.overIn.cols
         for r in 0..<n {
-            let ur = broadcastUser ? u.base : u.row(r)
+            let ur = broadcastUser ? u.base : u.row(userRowOf.map { Int($0[r]) } ?? r)
             let ir = i.row(r)
             let o = ws.overIn.base + r * oc
             for a in 0..<nu {
@@ -113,8 +116,8 @@ final class MoNN {
     /// `extraItemGrad` / `extraInteractionGrad` are added to the gradients of the item tower and
     /// interaction tower outputs (from losses outside this MoNN). Input gradients are written
     /// to `dUserIn`, `dItemIn`, `dInteractionIn` when given.
-    func backward(userIn: Matrix, itemIn: Matrix, interactionIn: Matrix?, _ ws: MoNNWorkspace,
-                  extraItemGrad: Matrix? = nil, extraInteractionGrad: Matrix? = nil,
+    func backward(userIn: Matrix, itemIn: Matrix, interactionIn: Matrix?, userRowOf: UnsafePointer<Int32>? = nil,
+                  _ ws: MoNNWorkspace, extraItemGrad: Matrix? = nil, extraInteractionGrad: Matrix? = nil,
                   dUserIn: Matrix?, dItemIn: Matrix?, dInteractionIn: Matrix?) {
         let n = itemIn.rows, nu = userRows, ni = itemRows, d = dim, np = pairs
         let oc = ws.overIn.cols
@@ -132,13 +135,14 @@ final class MoNN {
             dotBias.grad.base[0] += db
         }
         let u = ws.user.output, i = ws.item.output
-        ws.dU.rows = n
+        ws.dU.rows = userIn.rows
         ws.dI.rows = n
         ws.dU.zero()
         if let extraItemGrad { ws.dI.copy(from: extraItemGrad) } else { ws.dI.zero() }
         for r in 0..<n {
             let g = ws.dOverIn.base + r * oc
-            let ur = u.row(r), ir = i.row(r), du = ws.dU.row(r), di = ws.dI.row(r)
+            let ru = userRowOf.map { Int($0[r]) } ?? r
+            let ur = u.row(ru), ir = i.row(r), du = ws.dU.row(ru), di = ws.dI.row(r)
             for a in 0..<nu {
                 for b in 0..<ni {
                     let gab = g[a * ni + b]

@@ -69,7 +69,9 @@ public enum ModelBenchmark {
         let clicks = data[warm...].reduce(0) { $0 + ($1.clicked ? 1 : 0) }
         let negatives = config.retrievalWeight > 0 ? config.retrievalNegatives : 0
         let rows = 1 + Double(clicks) / Double(max(n, 1)) * Double(negatives)
-        let macs = Int((Double(model.forwardMacsPerExample) * rows).rounded())
+        // The user towers run once per impression; every other part once per row.
+        let user = Double(model.userTowerMacsPerExample)
+        let macs = Int((user + (Double(model.forwardMacsPerExample) - user) * rows).rounded())
         let eps = Double(n) / max(seconds, 1e-9)
         var result = TrainingResult(kind: config.kind.rawValue, examples: n, batchSize: config.batchSize, seconds: seconds,
                                     examplesPerSecond: eps, forwardMacsPerExample: macs, flopsPerExample: 6 * Double(macs),
@@ -160,5 +162,11 @@ extension RetrievalModel {
             total += index.sizes.reduce(0) { $0 + 2 * $1 * index.dim }
         }
         return total
+    }
+
+    /// Multiply-accumulates of the user towers in ``forwardMacsPerExample``: a retrieval
+    /// negative shares its click's user tower outputs, so these run once per impression.
+    public var userTowerMacsPerExample: Int {
+        ([itemModel] + levelModels).reduce(0) { $0 + ($1.userTower.layers.reduce(0) { $0 + $1.inputs * $1.outputs }) }
     }
 }

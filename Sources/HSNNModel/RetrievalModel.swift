@@ -490,6 +490,7 @@ public final class RetrievalModel {
         ws.items[j] = i
         ws.itemHashes[j] = i >= 0 ? catalog.idHash[Int(i)] : stableHash("item_id", imp.itemID)
         ws.users[j] = stableHash("user_id", imp.userID)
+        ws.userRowOf[j] = Int32(j)
         ws.times[j] = imp.timestampMs
         ws.labels[j] = clicked ? 1 : 0
         ws.weights[j] = clicked ? Float(config.positiveWeight) : 1
@@ -512,19 +513,16 @@ public final class RetrievalModel {
         }
     }
 
-    /// Writes row `r` (the next one): the user of row `p` (already written) with catalog item
-    /// `i`, as a retrieval negative (outside the click BCE).
+    /// Writes row `r` (the next one): the user of impression row `p` (whose user row it shares)
+    /// with catalog item `i`, as a retrieval negative (outside the click BCE).
     private func featurizeNegative(row r: Int, of p: Int, item i: Int32) {
         let ws = batch
-        let e = config.embeddingDim
         ws.items[r] = i
         ws.itemHashes[r] = catalog.idHash[Int(i)]
         ws.users[r] = ws.users[p]
+        ws.userRowOf[r] = Int32(p)
         ws.times[r] = ws.times[p]
         ws.labels[r] = 0
-        ws.userBatch.appendCopy(ofExample: p)
-        let dense = layout.userSlots * e
-        (ws.userIn.row(r) + dense).update(from: ws.userIn.row(p) + dense, count: config.maxDenseFeatures)
         catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
         if config.kind == .hsnn {
             cross.write(user: cross.users[ws.users[p]], item: Int(i), catalog: catalog, nowMs: ws.times[p], into: ws.crossIn.row(r))
@@ -577,14 +575,14 @@ public final class RetrievalModel {
         ws.retrievalOutput.rows = L
         ws.retrievalLogits.rows = L
         if config.kind == .twoTower {
-            let z = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS)
+            let z = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, userRowOf: ws.userRowOf, ws.itemWS)
             for j in 0..<n {
                 ws.levelOutput[0, j] = z[j, 0]; ws.logits[0, j] = z[j, 0]
                 ws.retrievalOutput[0, j] = z[j, 1]; ws.retrievalLogits[0, j] = z[j, 1]
             }
             return
         }
-        let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, ws.itemWS)
+        let itemLogits = itemModel.forward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, userRowOf: ws.userRowOf, ws.itemWS)
         for j in 0..<n { ws.levelOutput[L - 1, j] = itemLogits[j, 0]; ws.retrievalOutput[L - 1, j] = itemLogits[j, 1] }
         guard let index, let iws = ws.indexWS else { return }
         index.writeSignatures(ws.items.prefix(n), catalog: catalog, nowMs: counters.nowMs, into: iws)
@@ -622,14 +620,14 @@ public final class RetrievalModel {
             let inter = ws.levelInteractionIn[l]
             inter.rows = n
             for j in 0..<n {
-                inter.row(j).update(from: ws.userIn.row(j), count: userWidth)
+                inter.row(j).update(from: ws.userIn.row(Int(ws.userRowOf[j])), count: userWidth)
                 (inter.row(j) + userWidth).update(from: lin.row(j), count: levelItemWidth)
                 if config.nodeCrossFeatures {
                     writeNodeCross(user: cross.users[ws.users[j]], profiles: index.profiles, level: l, node: nodes[j], nowMs: ws.times[j],
                                    into: inter.row(j) + userWidth + levelItemWidth)
                 }
             }
-            let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, ws.levelWS[l])
+            let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, userRowOf: ws.userRowOf, ws.levelWS[l])
             for j in 0..<n { ws.levelOutput[l, j] = o[j, 0]; ws.retrievalOutput[l, j] = o[j, 1] }
         }
         // Ensemble logits of both heads.
@@ -690,8 +688,8 @@ public final class RetrievalModel {
             if withGradients {
                 ws.itemWS.dLogits.rows = n
                 for j in 0..<n { ws.itemWS.dLogits[j, 0] = ws.dLogits[0, j]; ws.itemWS.dLogits[j, 1] = ws.dRetrievalLogits[0, j] }
-                ws.dUserIn.rows = n
-                itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, ws.itemWS,
+                ws.dUserIn.rows = ws.userIn.rows
+                itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: nil, userRowOf: ws.userRowOf, ws.itemWS,
                                    dUserIn: ws.dUserIn, dItemIn: ws.dItemIn, dInteractionIn: nil)
                 userTable.backward(ws.userBatch, pooling: .mean, outputGrad: ws.dUserIn)
                 itemTable.backward(ws.itemBatch, pooling: .mean, outputGrad: ws.dItemIn)
@@ -744,22 +742,24 @@ public final class RetrievalModel {
             }
         }
         // Index levels.
-        ws.dUserIn.rows = n
+        let nu = ws.userIn.rows
+        ws.dUserIn.rows = nu
         ws.dUserIn.zero()
         let dv = config.indexDim
         for l in 0..<levelModels.count {
             let lws = ws.levelWS[l]
             lws.dLogits.rows = n
             for j in 0..<n { lws.dLogits[j, 0] = ws.dOutput[l, j]; lws.dLogits[j, 1] = ws.dRetrievalOutput[l, j] }
-            levelModels[l].backward(userIn: ws.userIn, itemIn: ws.levelItemIn[l], interactionIn: ws.levelInteractionIn[l], lws,
+            levelModels[l].backward(userIn: ws.userIn, itemIn: ws.levelItemIn[l], interactionIn: ws.levelInteractionIn[l],
+                                    userRowOf: ws.userRowOf, lws,
                                     extraInteractionGrad: ws.auxGrad[l], dUserIn: ws.dUserTmp, dItemIn: ws.dLevelItemIn[l],
                                     dInteractionIn: ws.dLevelInteractionIn[l])
             let dInter = ws.dLevelInteractionIn[l], dItem = ws.dLevelItemIn[l]
             let pg = iws.pathGrad[l]
             pg.rows = n
+            for j in 0..<nu { axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth) }
             for j in 0..<n {
-                axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth)
-                axpy(1, dInter.row(j), ws.dUserIn.row(j), userWidth)
+                axpy(1, dInter.row(j), ws.dUserIn.row(Int(ws.userRowOf[j])), userWidth)
                 axpy(1, dInter.row(j) + userWidth, dItem.row(j), levelItemWidth)
                 pg.row(j).update(from: dItem.row(j), count: dv)
             }
@@ -774,9 +774,9 @@ public final class RetrievalModel {
         let iwsItem = ws.itemWS
         iwsItem.dLogits.rows = n
         for j in 0..<n { iwsItem.dLogits[j, 0] = ws.dOutput[L - 1, j]; iwsItem.dLogits[j, 1] = ws.dRetrievalOutput[L - 1, j] }
-        itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, iwsItem, extraItemGrad: iws.dItem,
-                           dUserIn: ws.dUserTmp, dItemIn: ws.dItemIn, dInteractionIn: nil)
-        for j in 0..<n { axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth) }
+        itemModel.backward(userIn: ws.userIn, itemIn: ws.itemIn, interactionIn: ws.crossIn, userRowOf: ws.userRowOf, iwsItem,
+                           extraItemGrad: iws.dItem, dUserIn: ws.dUserTmp, dItemIn: ws.dItemIn, dInteractionIn: nil)
+        for j in 0..<nu { axpy(1, ws.dUserTmp.row(j), ws.dUserIn.row(j), userWidth) }
         userTable.backward(ws.userBatch, pooling: .mean, outputGrad: ws.dUserIn)
         itemTable.backward(ws.itemBatch, pooling: .mean, outputGrad: ws.dItemIn)
         return losses

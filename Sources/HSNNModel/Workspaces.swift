@@ -32,6 +32,9 @@ final class BatchWorkspace {
     var itemHashes: [UInt64]
     var users: [UInt64]
     var times: [Int64]
+    /// Row `j`'s user row in `userIn`: impression rows have their own, a retrieval negative
+    /// shares its click's (the user towers run once per impression).
+    let userRowOf: UnsafeMutablePointer<Int32>
     var userScratch: [(slot: Int, hash: UInt64)] = []
 
     init(model m: RetrievalModel, capacity: Int) {
@@ -68,8 +71,12 @@ final class BatchWorkspace {
         itemHashes = [UInt64](repeating: 0, count: capacity)
         users = [UInt64](repeating: 0, count: capacity)
         times = [Int64](repeating: 0, count: capacity)
+        userRowOf = .allocate(capacity: max(capacity, 1))
+        userRowOf.initialize(repeating: 0, count: max(capacity, 1))
         userScratch.reserveCapacity(32)
     }
+
+    deinit { userRowOf.deallocate() }
 }
 
 /// Buffers for serving: one user against many items or nodes, in chunks of `capacity`.
