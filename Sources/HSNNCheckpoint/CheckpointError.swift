@@ -88,37 +88,85 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     }
 
     /// Wraps an error thrown by a caller's state writer, classifying OS errors it carries.
+    ///
+    /// A writer may flatten an OS error into its own message (the model's writer reports
+    /// "cannot write PATH: No space left on device" without the `errno`): the error is then
+    /// classified by the operating system's wording in its text, or, failing that, by the file
+    /// system having no space left under `folder`. The folder is named only when the writer's
+    /// message names no path inside it.
     static func writerFailed(_ error: any Error, folder: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
-        wrapping(error, context: "writing the checkpoint state into \(folder) failed", path: folder,
-                 otherwise: "This is a failure of the model's state writer, not of the disk: see the message above", fileID: fileID, line: line)
+        let text = String(describing: error)
+        let context = text.contains(folder) ? "writing the checkpoint state failed" : "writing the checkpoint state into \(folder) failed"
+        let errorCode = osErrorCode(of: error) ?? osErrorCode(describedIn: text) ?? (fileSystemIsFull(at: folder) ? ENOSPC : nil)
+        return wrapping(error, context: context, path: folder, errorCode: errorCode,
+                        otherwise: "The model's state writer failed for a reason other than the disk; the publish is retried, and the message above says what to fix",
+                        fileID: fileID, line: line)
+    }
+
+    /// The `errno` an error carries (`POSIXError`, `SafetensorsError`, `CocoaError`), if any.
+    static func osErrorCode(of error: any Error) -> Int32? {
+        if let error = error as? SafetensorsError { return error.osErrorCode }
+        if let error = error as? POSIXError { return error.code.rawValue }
+        if let error = error as? CocoaError {
+            if let underlying = error.underlying as? POSIXError { return underlying.code.rawValue }
+            switch error.code {
+            case .fileWriteOutOfSpace: return ENOSPC
+            case .fileWriteNoPermission, .fileReadNoPermission: return EACCES
+            case .fileWriteVolumeReadOnly: return EROFS
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// The `errno` whose `strerror` text ends a segment of `text`, among those ``classify(_:)``
+    /// gives a specific remedy.
+    static func osErrorCode(describedIn text: String) -> Int32? {
+        for code in [ENOSPC, EDQUOT, EACCES, EPERM, EROFS, EIO] {
+            let wording = String(cString: strerror(code))
+            if text.hasSuffix(": " + wording) || text.contains(": " + wording + ":") || text.contains(": " + wording + ";")
+                || text.contains(": " + wording + ".") {
+                return code
+            }
+        }
+        return nil
+    }
+
+    /// Whether the file system holding `path` (or its nearest existing parent) has no block
+    /// left for this process.
+    static func fileSystemIsFull(at path: String) -> Bool {
+        var url = URL(fileURLWithPath: path)
+        var info = statvfs()
+        while statvfs(url.path, &info) != 0 {
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { return false }
+            url = parent
+        }
+        return info.f_bavail == 0
     }
 
     /// Wraps any error: a ``CheckpointError`` passes through; errors carrying an `errno`
     /// (`POSIXError`, `SafetensorsError`, `CocoaError`) are classified by it.
-    static func wrapping(_ error: any Error, context: String, path: String, otherwise remedy: String,
+    static func wrapping(_ error: any Error, context: String, path: String, errorCode: Int32? = nil, otherwise remedy: String,
                          fileID: String = #fileID, line: Int = #line) -> CheckpointError {
         if let error = error as? CheckpointError { return error }
-        var errorCode: Int32?
-        if let error = error as? SafetensorsError { errorCode = error.osErrorCode }
-        if let error = error as? POSIXError { errorCode = error.code.rawValue }
-        if let error = error as? CocoaError {
-            if let underlying = error.underlying as? POSIXError {
-                errorCode = underlying.code.rawValue
-            } else {
-                switch error.code {
-                case .fileWriteOutOfSpace: errorCode = ENOSPC
-                case .fileWriteNoPermission, .fileReadNoPermission: errorCode = EACCES
-                case .fileWriteVolumeReadOnly: errorCode = EROFS
-                default: break
-                }
-            }
-        }
-        let text = String(describing: error)
+        let errorCode = errorCode ?? osErrorCode(of: error)
+        let text = withoutRepeats(String(describing: error))
         if let errorCode {
             let (code, classRemedy) = classify(errorCode)
             return CheckpointError(code, "\(context): \(text)", remedy: classRemedy, path: path, osErrorCode: errorCode, fileID: fileID, line: line)
         }
         return CheckpointError(.writerFailed, "\(context): \(text)", remedy: remedy, path: path, fileID: fileID, line: line)
+    }
+
+    /// `text` without a `: `-separated segment that repeats the one before it (a writer that
+    /// prefixes "cannot write PATH" to an error that already says so).
+    static func withoutRepeats(_ text: String) -> String {
+        var segments: [Substring] = []
+        for segment in text.split(separator: ": ", omittingEmptySubsequences: false) where segment != segments.last {
+            segments.append(segment)
+        }
+        return segments.joined(separator: ": ")
     }
 
     /// The same error, reported as the cause of an abandoned publish.

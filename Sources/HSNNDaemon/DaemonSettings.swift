@@ -12,7 +12,11 @@ public struct DaemonSettings: Sendable {
     public var eventsTopic: String
     public var itemsTopic: String
     public var deadLetterTopic: String?
+    /// `kafka.properties`: the consumer's librdkafka properties (those for any client are shared
+    /// with the dead-letter producer).
     public var kafkaProperties: [String: String]
+    /// `kafka.producer_properties`: the dead-letter producer's own librdkafka properties.
+    public var producerProperties: [String: String]
     public var prefetchKilobytes: Int
     public var pollTimeout: Duration
     public var queueCapacity: Int
@@ -66,11 +70,23 @@ public struct DaemonSettings: Sendable {
         return configuration
     }
 
-    /// The dead-letter producer's configuration for brokers at `bootstrap`.
+    /// The dead-letter producer's configuration for brokers at `bootstrap`: the entries of
+    /// `kafka.properties` that are not consumer-only (as librdkafka's table of properties says;
+    /// a producer ignores consumer properties with a `CONFWARN` line), then
+    /// `kafka.producer_properties` over them. `client.id` is the producer's own if set there,
+    /// else the consumer's with `-dead-letter` appended.
     public func deadLetterConfiguration(bootstrap: String) -> KafkaProducerConfiguration {
-        var properties = kafkaProperties
-        let clientID = (properties.removeValue(forKey: "client.id") ?? "hsnn") + "-dead-letter"
+        var properties = kafkaProperties.filter { KafkaPropertyScope.of($0.key) != .consumer }
+        let consumerClientID = properties.removeValue(forKey: "client.id") ?? "hsnn"
+        properties.merge(producerProperties) { _, own in own }
+        let clientID = properties.removeValue(forKey: "client.id") ?? consumerClientID + "-dead-letter"
         return KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: clientID, properties: properties)
+    }
+
+    /// `kafka.producer_properties` entries that only a consumer uses, which the dead-letter
+    /// producer would ignore.
+    public var consumerOnlyProducerProperties: [String] {
+        producerProperties.keys.filter { KafkaPropertyScope.of($0) == .consumer }.sorted()
     }
 
     /// Checks the rules that involve more than one key.
@@ -104,6 +120,7 @@ public struct DaemonSettings: Sendable {
         itemsTopic = c.string("kafka.items_topic")
         deadLetterTopic = c.optionalString("kafka.dead_letter_topic")
         kafkaProperties = c.stringMap("kafka.properties")
+        producerProperties = c.stringMap("kafka.producer_properties")
         prefetchKilobytes = c.int("kafka.queued_max_messages_kbytes")
         pollTimeout = c.duration("kafka.poll_timeout_ms")
         queueCapacity = c.int("ingest.queue_capacity")

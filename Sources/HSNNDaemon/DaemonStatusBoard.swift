@@ -50,9 +50,28 @@ public final class DaemonStatusBoard: Sendable {
         public var learner: [String: Double] = [:]
     }
 
+    /// How far a graceful stop has come, for whoever must end the process at a deadline.
+    public struct StopProgress: Sendable, Equatable {
+        /// What the stop is doing now ("publishing the final checkpoint", "leaving the consumer group", ...).
+        public var step: String
+        /// The exit status the process should end with, known once the final state is settled:
+        /// 0 saved, 1 stopped because records were lost, ``FinalCheckpointError/exitCode`` not saved.
+        public var exitCode: Int32?
+    }
+
     private let state = Mutex(Status())
+    private let stop = Mutex<StopProgress?>(nil)
 
     public init() {}
+
+    /// `nil` until a graceful stop begins.
+    public var stopProgress: StopProgress? { stop.withLock { $0 } }
+
+    func stopStep(_ step: String, exitCode: Int32? = nil) {
+        stop.withLock { progress in
+            progress = StopProgress(step: step, exitCode: exitCode ?? progress?.exitCode)
+        }
+    }
 
     /// A copy of the current status, with readiness worked out.
     public var current: Status {

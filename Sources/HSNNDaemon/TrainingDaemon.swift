@@ -70,6 +70,7 @@ public final class TrainingDaemon: Service, Sendable {
         // Every Kafka client lives inside `consumeAndTrain`, so all are gone before the broker.
         defer { withExtendedLifetime(broker) {} }
         try await consumeAndTrain(bootstrap: bootstrap)
+        if broker != nil { status.stopStep("stopping the embedded broker") }
         logger.info("stopped", metadata: ["training.examples": "\(status.current.pipeline.examplesTrained)"])
     }
 
@@ -156,16 +157,22 @@ public final class TrainingDaemon: Service, Sendable {
         try? notifier?.notify([.stopping, .status("stopping: publishing the final checkpoint")])
         let stopStarted = ContinuousClock.now
         let finalFailure = try await onDedicatedThread { () -> FinalCheckpointError? in
+            self.status.stopStep("finishing the chunk in progress")
             poller.stop()
             engine.stop()
             publisher.stop()
+            self.status.stopStep("publishing the final checkpoint")
             let failure = self.publishFinal(engine.snapshot(), with: publisher,
                                             deadline: stopStarted + s.shutdownGrace * Self.finalPublishShare)
+            let exitCode: Int32 = failure != nil ? FinalCheckpointError.exitCode : (stopReason != nil ? 1 : 0)
+            self.status.stopStep("leaving the consumer group", exitCode: exitCode)
             coordinator.beginClosing()
             do { try consumer.close() } catch {
                 self.logger.warning("leaving the consumer group failed", metadata: ["error": "\(error)"])
             }
+            self.status.stopStep("flushing the dead-letter producer")
             deadLetter?.close()
+            self.status.stopStep("releasing the Kafka clients")
             // The consumer holds the coordinator (its rebalance handler) and the coordinator
             // holds the consumer: break the cycle so the client is destroyed before the broker.
             coordinator.detach()
@@ -237,7 +244,8 @@ public final class TrainingDaemon: Service, Sendable {
 
     /// Logs one progress line every few seconds and keeps lag metrics and systemd's STATUS current.
     private func reportProgress(consumer: KafkaConsumer) async {
-        var lastExamples: Int64 = 0
+        // Counted from the restored state, so the first rate is not inflated by the checkpoint's examples.
+        var lastExamples = status.current.pipeline.examplesTrained
         var lastTime = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(5))

@@ -8,9 +8,10 @@ import HSNNOps
 ///
 /// Checked: the rules that involve several operational keys (``DaemonSettings/validate()``),
 /// every model, index and training key with its range and the model's memory estimate
-/// against physical memory (``ModelConfig/validate()``), and every `kafka.properties` entry,
-/// handed to librdkafka's configuration exactly as the consumer and the dead-letter producer
-/// would set it.
+/// against physical memory (``ModelConfig/validate()``), and every `kafka.properties` and
+/// `kafka.producer_properties` entry, handed to librdkafka's configuration exactly as the
+/// consumer and the dead-letter producer would set it (a consumer-only property among the
+/// producer's is refused).
 public struct ValidatedConfiguration: Sendable {
     public let configuration: Configuration
     public let settings: DaemonSettings
@@ -31,15 +32,35 @@ public struct ValidatedConfiguration: Sendable {
         } catch {
             problems.append("\(error)")
         }
+        var consumerRefused = false
         do {
             try settings.consumerConfiguration(bootstrap: Self.placeholderBootstrap(settings)).validate()
-            if settings.deadLetterTopic != nil {
-                try settings.deadLetterConfiguration(bootstrap: Self.placeholderBootstrap(settings)).validate()
-            }
         } catch {
-            let key = error.property.map { "kafka.properties.\($0)" } ?? "kafka.properties"
-            let source = error.property.flatMap { configuration.mapEntrySources["kafka.properties"]?[$0] }
-            problems.append("\(key)\(source.map { " (\($0))" } ?? ""): \(error)")
+            consumerRefused = true
+            problems.append(Self.describe(error, map: "kafka.properties", in: configuration))
+        }
+        // The producer's properties are checked whether or not a dead-letter topic is set, so
+        // that setting one later cannot turn a running configuration into a refused one.
+        let consumerOnly = settings.consumerOnlyProducerProperties
+        for name in consumerOnly {
+            let source = configuration.mapEntrySources["kafka.producer_properties"]?[name]
+            problems.append("""
+                kafka.producer_properties.\(name)\(source.map { " (\($0))" } ?? ""): a consumer property (librdkafka \
+                applies it to consumers only), which the dead-letter producer would ignore; set it as \
+                kafka.properties.\(name) instead
+                """)
+        }
+        if consumerOnly.isEmpty {
+            do {
+                try settings.deadLetterConfiguration(bootstrap: Self.placeholderBootstrap(settings)).validate()
+            } catch {
+                let fromProducer = error.property.map { settings.producerProperties[$0] != nil } ?? false
+                // A shared entry the consumer refused is reported once, above.
+                if fromProducer || !consumerRefused {
+                    problems.append(Self.describe(
+                        error, map: fromProducer ? "kafka.producer_properties" : "kafka.properties", in: configuration))
+                }
+            }
         }
         guard problems.isEmpty else { throw ConfigurationRejected(problems: problems) }
         self.configuration = configuration
@@ -50,6 +71,13 @@ public struct ValidatedConfiguration: Sendable {
     /// The embedded broker's address is known only once it runs; any well-formed one checks the rest.
     private static func placeholderBootstrap(_ settings: DaemonSettings) -> String {
         settings.usesEmbeddedBroker ? "127.0.0.1:9092" : settings.brokers
+    }
+
+    /// A property librdkafka refused, named as the key of `map` it was set with.
+    private static func describe(_ error: KafkaError, map: String, in configuration: Configuration) -> String {
+        let key = error.property.map { "\(map).\($0)" } ?? map
+        let source = error.property.flatMap { configuration.mapEntrySources[map]?[$0] }
+        return "\(key)\(source.map { " (\($0))" } ?? ""): \(error)"
     }
 
     private static func describe(key: String, in configuration: Configuration, _ message: String) -> String {

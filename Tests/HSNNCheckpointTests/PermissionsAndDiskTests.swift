@@ -111,4 +111,79 @@ struct PermissionsAndDiskTests {
         #expect(readLatest(directory.checkpoints) == "v00000001\n")
         #expect(!entries(directory.checkpoints).contains { $0.hasPrefix(".tmp-") })
     }
+
+    /// A writer that turns the OS error into its own message (the model's writer reports
+    /// "cannot write PATH: cannot write PATH: No space left on device" without the errno): the
+    /// failure is still a full disk, said once, with the disk's remedy.
+    @Test func aFullDiskInAWritersOwnMessageIsAFullDisk() throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory.checkpoints)
+        try publishSample(store, seed: 1)
+        let wording = String(cString: strerror(ENOSPC))
+        var written = ""
+        do {
+            _ = try store.publish(metadata: sampleMetadata(events: 2)) { folder in
+                try sampleWriter(seed: 2)(folder)
+                let path = folder.appendingPathComponent("weights.safetensors").path
+                written = path
+                throw FlatWriterError(description: "cannot write \(path): cannot write \(path): \(wording)")
+            }
+            Issue.record("publish succeeded")
+        } catch let error as CheckpointError {
+            #expect(error.code == .diskFull)
+            #expect(error.osErrorCode == ENOSPC)
+            #expect(error.description.contains("cannot write \(written): \(wording). The disk holding the checkpoint directory is full"),
+                    "\(error)")
+            #expect(error.description.components(separatedBy: written).count == 2, "the path is named once: \(error)")
+            #expect(!error.description.contains("state writer"), "\(error)")
+        }
+        #expect(readLatest(directory.checkpoints) == "v00000001\n")
+    }
+
+    /// A writer whose message carries no OS wording at all, on a file system that is full:
+    /// classified by the file system's free space.
+    @Test(.enabled(if: tmpfsMountPermitted, "SKIPPED: this process may not mount a tmpfs"))
+    func aWriterFailureOnAFullFileSystemIsAFullDisk() throws {
+        let directory = try TemporaryDirectory()
+        let mountPoint = directory.path + "/disk"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let mounted = try runProcess(which("mount")!, ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
+        try #require(mounted.status == 0, "mount failed: \(mounted.output)")
+        defer { _ = try? runProcess(which("umount")!, [mountPoint]) }
+        let store = try makeStore(URL(fileURLWithPath: mountPoint + "/checkpoints"))
+        do {
+            _ = try store.publish(metadata: sampleMetadata(events: 1)) { folder in
+                // Fill the disk, then fail the way FileManager.createFile does: without a reason.
+                let descriptor = open(folder.appendingPathComponent("filler.bin").path, O_WRONLY | O_CREAT, 0o644)
+                let chunk = [UInt8](repeating: 1, count: 1 << 16)
+                while write(descriptor, chunk, chunk.count) > 0 {}
+                close(descriptor)
+                throw FlatWriterError(description: "cannot write \(folder.path)/model.json; check that the folder exists and is writable")
+            }
+            Issue.record("publish succeeded")
+        } catch let error as CheckpointError {
+            #expect(error.code == .diskFull, "\(error)")
+            #expect(error.description.contains("is full"), "\(error)")
+        }
+    }
+
+    /// The same failure on a disk with room left stays the writer's own.
+    @Test func aWriterFailureWithRoomLeftIsTheWriters() throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory.checkpoints)
+        do {
+            _ = try store.publish(metadata: sampleMetadata(events: 1)) { folder in
+                throw FlatWriterError(description: "cannot write \(folder.path)/model.json; check that the folder exists and is writable")
+            }
+            Issue.record("publish succeeded")
+        } catch let error as CheckpointError {
+            #expect(error.code == .writerFailed, "\(error)")
+            #expect(error.description.components(separatedBy: "model.json").count == 2, "\(error)")
+        }
+    }
+}
+
+/// An error that keeps only text, like the model's state writer.
+private struct FlatWriterError: Error, CustomStringConvertible {
+    var description: String
 }

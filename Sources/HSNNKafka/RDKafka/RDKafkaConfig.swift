@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CRdkafka
 
 /// Owns an `rd_kafka_conf_t` until `rd_kafka_new` takes it over.
@@ -44,5 +49,19 @@ final class RDKafkaConfig {
         let result = body(pointer)
         if result != nil { self.pointer = nil }
         return result
+    }
+
+    /// librdkafka's table of every property it knows, with the kind of client each applies to
+    /// (`rd_kafka_conf_properties_show`, markdown as in its CONFIGURATION.md); empty when the
+    /// table cannot be captured.
+    static func propertyTable() -> String {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var size = 0
+        guard let stream = open_memstream(&buffer, &size) else { return "" }
+        rd_kafka_conf_properties_show(stream)
+        fclose(stream)
+        guard let buffer else { return "" }
+        defer { free(buffer) }
+        return String(cString: buffer)
     }
 }

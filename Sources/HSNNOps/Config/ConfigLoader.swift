@@ -163,6 +163,15 @@ private struct Builder {
     // MARK: TOML
 
     mutating func applyTOML(_ text: String, fileName: String) {
+        // TOMLKit's parser aborts the process on this error instead of reporting it.
+        if let problem = TOMLPreflight.problem(in: text) {
+            problems.append(ConfigProblem(
+                code: .malformedFile, key: nil, source: .file(path: fileName, line: problem.line),
+                message: "not valid TOML: a table header needs a key name after '[', found \(problem.found) "
+                    + "(line \(problem.line), column \(problem.column))",
+                hint: "fix the syntax at line \(problem.line), column \(problem.column): write [section] or [[array]]"))
+            return
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

@@ -20,8 +20,16 @@ extension ConfigSection {
             Topic that receives a copy of each malformed message with the reason; empty turns it off.
             """),
         ConfigKey("kafka.properties", .stringMap, default: .stringMap([:]), doc: """
-            librdkafka properties passed through unchanged (security.protocol, sasl.*, ssl.*, client.id, ...). \
+            librdkafka properties of the consumer, passed through unchanged (security.protocol, sasl.*, ssl.*, \
+            client.id, session.timeout.ms, ...). Those that apply to any client (connection, security; `*` in \
+            librdkafka's CONFIGURATION.md) are also given to the dead-letter producer; consumer-only ones are not. \
             The daemon sets the properties its offset handling depends on (such as enable.auto.offset.store) itself.
+            """),
+        ConfigKey("kafka.producer_properties", .stringMap, default: .stringMap([:]), doc: """
+            librdkafka properties of the dead-letter producer (linger.ms, message.max.bytes, compression.type, \
+            ...), applied over the entries of `kafka.properties` it shares with the consumer. Checked at start \
+            like `kafka.properties`; a consumer-only property here is refused. `client.id` defaults to the \
+            consumer's with `-dead-letter` appended.
             """),
         ConfigKey("kafka.queued_max_messages_kbytes", .int, default: .int(16_384), doc: """
             Most kilobytes librdkafka prefetches per partition queue; bounds memory when training falls behind.
