@@ -3,6 +3,7 @@ import HSNNKafka
 import HSNNStream
 import Logging
 import Metrics
+import Synchronization
 
 /// Copies records that could not be decoded, with the error, to the dead-letter topic.
 ///
@@ -15,14 +16,25 @@ final class DeadLetterWriter: Sendable {
 
     /// Copies that could not be made: refused by the producer (too large, say) or not delivered.
     private let failures = Counter(label: "hsnn_dead_letter_failed_total")
+    /// The same count, readable here (shared with the delivery-report callback).
+    private let failed = FailureCount()
+
+    /// Copies that could not be made so far (`hsnn_dead_letter_failed_total`).
+    var failedCopies: Int { failed.value.load(ordering: .relaxed) }
+
+    private final class FailureCount: Sendable {
+        let value = Atomic<Int>(0)
+        func add() { value.add(1, ordering: .relaxed) }
+    }
 
     init(topic: String, configuration: KafkaProducerConfiguration, logger: Logger) throws {
         self.topic = topic
         self.logger = logger
-        let failures = self.failures
+        let (failures, failed) = (self.failures, self.failed)
         producer = try KafkaProducer(configuration: configuration, logger: logger) { report in
             guard let error = report.error else { return }
             failures.increment()
+            failed.add()
             logger.warning("a malformed record's copy was not delivered to the dead-letter topic", metadata: [
                 "kafka.topic": "\(report.topic)", "error": "\(error)"])
         }
@@ -40,6 +52,7 @@ final class DeadLetterWriter: Sendable {
             producer.poll()
         } catch {
             failures.increment()
+            failed.add()
             logger.warning("could not copy a malformed record to the dead-letter topic", metadata: [
                 "kafka.topic": "\(topic)", "error": "\(error)"])
         }
