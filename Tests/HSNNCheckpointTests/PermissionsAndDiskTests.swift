@@ -56,10 +56,7 @@ struct PermissionsAndDiskTests {
           .enabled(if: tmpfsMountPermitted, "SKIPPED: this process may not mount a tmpfs (needs root and a container that allows mount); the injected ENOSPC test still covers the error path"))
     func fullTmpfs() throws {
         let directory = try TemporaryDirectory()
-        let mountPoint = directory.path + "/disk"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        let mounted = try runProcess(which("mount")!, ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
-        try #require(mounted.status == 0, "mount failed: \(mounted.output)")
+        let mountPoint = try mountSmallTmpfs(in: directory)
         defer { _ = try? runProcess(which("umount")!, [mountPoint]) }
         let checkpoints = URL(fileURLWithPath: mountPoint + "/checkpoints")
         let store = try makeStore(checkpoints)
@@ -145,10 +142,7 @@ struct PermissionsAndDiskTests {
     @Test(.enabled(if: tmpfsMountPermitted, "SKIPPED: this process may not mount a tmpfs"))
     func aWriterFailureOnAFullFileSystemIsAFullDisk() throws {
         let directory = try TemporaryDirectory()
-        let mountPoint = directory.path + "/disk"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        let mounted = try runProcess(which("mount")!, ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
-        try #require(mounted.status == 0, "mount failed: \(mounted.output)")
+        let mountPoint = try mountSmallTmpfs(in: directory)
         defer { _ = try? runProcess(which("umount")!, [mountPoint]) }
         let store = try makeStore(URL(fileURLWithPath: mountPoint + "/checkpoints"))
         do {
@@ -186,4 +180,13 @@ struct PermissionsAndDiskTests {
 /// An error that keeps only text, like the model's state writer.
 private struct FlatWriterError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// Mounts a 1 MiB tmpfs at `<directory>/disk` and returns that path (unmount it when done).
+private func mountSmallTmpfs(in directory: TemporaryDirectory) throws -> String {
+    let mountPoint = directory.path + "/disk"
+    try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+    let mounted = try runProcess(which("mount")!, ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
+    try #require(mounted.status == 0, "mount failed: \(mounted.output)")
+    return mountPoint
 }
