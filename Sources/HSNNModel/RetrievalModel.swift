@@ -432,16 +432,19 @@ public final class RetrievalModel {
         }
         ws.impressionRows = n
         let logK = logf(Float(max(k, 1)))
+        /// Log of the expected count of row `r`'s item among the click's `k` draws.
+        func logExpectedCount(_ r: Int) -> Float { logK + logf(max(negativeProbability(Int(ws.items[r])), 1e-30)) }
         for (g, p) in sample.positives.enumerated() {
             ws.masked[p] = false
-            ws.logQ[p] = logK + logf(max(negativeProbability(Int(ws.items[p])), 1e-30))
+            ws.logQ[p] = logExpectedCount(p)
             ws.retrievalGroups.appendRow(p)
+            let history = config.kind == .hsnn ? cross.users[ws.users[p]] : nil
             for s in 0..<k {
                 let r = n + g * k + s
                 let sampled = sample.negativeItems[g * k + s]
-                featurizeNegative(row: r, of: p, item: sampled >= 0 ? sampled : ws.items[p])
+                featurizeNegative(row: r, of: p, history: history, item: sampled >= 0 ? sampled : ws.items[p])
                 ws.masked[r] = sampled < 0 || ws.items[r] == ws.items[p]
-                ws.logQ[r] = logK + logf(max(negativeProbability(Int(ws.items[r])), 1e-30))
+                ws.logQ[r] = logExpectedCount(r)
                 ws.retrievalGroups.appendRow(r)
             }
             ws.retrievalGroups.close()
@@ -513,9 +516,10 @@ public final class RetrievalModel {
         }
     }
 
-    /// Writes row `r` (the next one): the user of impression row `p` (whose user row it shares)
-    /// with catalog item `i`, as a retrieval negative (outside the click BCE).
-    private func featurizeNegative(row r: Int, of p: Int, item i: Int32) {
+    /// Writes row `r` (the next one): the user of impression row `p` (whose user row it shares,
+    /// with its cross-feature `history`, looked up once per click) with catalog item `i`, as a
+    /// retrieval negative (outside the click BCE).
+    private func featurizeNegative(row r: Int, of p: Int, history: UserHistory?, item i: Int32) {
         let ws = batch
         ws.items[r] = i
         ws.itemHashes[r] = catalog.idHash[Int(i)]
@@ -525,7 +529,7 @@ public final class RetrievalModel {
         ws.labels[r] = 0
         catalog.append(Int(i), to: &ws.itemBatch, slots: layout.itemSlots, buckets: config.hashBuckets)
         if config.kind == .hsnn {
-            cross.write(user: cross.users[ws.users[p]], item: Int(i), catalog: catalog, nowMs: ws.times[p], into: ws.crossIn.row(r))
+            cross.write(user: history, item: Int(i), catalog: catalog, nowMs: ws.times[p], into: ws.crossIn.row(r))
         }
     }
 
