@@ -3,14 +3,14 @@ import PackageDescription
 
 // Module map (arrows point one way):
 //
-//   COpenBLAS ─ HSNNMath ─┐
-//   HSNNEvents ─ HSNNSynth │
+//   HSNNSupport (duration conversions, string escaping, dedicated threads): used by every module
+//   COpenBLAS ─ HSNNMath ─┐   (tensors, layers, losses; BLAS/: the OpenBLAS bridge + kernel selection)
+//   HSNNEvents, HSNNMath ─ HSNNSynth (synthetic stream)
 //   Safetensors ──────────┼─ HSNNModel ─┐
 //   HSNNEvents ─ HSNNStream (joiner) ────┤
 //   CRdkafka ─ HSNNKafka ────────────────┤
 //   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
 //   HSNNOps (config, HTTP, systemd) ─────┘
-//   COpenBLAS ─ BLASRuntime (kernel selection, used by the CLI before any GEMM)
 
 let package = Package(
     name: "hsnn",
@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian (librdkafka-dev, libopenblas-dev).
@@ -35,13 +36,17 @@ let package = Package(
         .systemLibrary(name: "CRdkafka", path: "Sources/CRdkafka", pkgConfig: "rdkafka",
                        providers: [.apt(["librdkafka-dev"])]),
 
+        .target(name: "HSNNSupport"),
         .target(name: "HSNNMath", dependencies: ["COpenBLAS"]),
-        .target(name: "BLASRuntime", dependencies: ["COpenBLAS"]),
         .target(name: "Safetensors"),
         .target(name: "HSNNEvents"),
-        .target(name: "HSNNSynth", dependencies: ["HSNNEvents"]),
+        .target(name: "HSNNSynth", dependencies: [
+            "HSNNEvents", "HSNNMath", .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors"]),
-        .target(name: "HSNNStream", dependencies: ["HSNNEvents"]),
+        .target(name: "HSNNStream", dependencies: [
+            "HSNNEvents", .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "HSNNKafka", dependencies: [
             "CRdkafka",
             .product(name: "Logging", package: "swift-log"),
@@ -67,16 +72,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "BLASRuntime",
+            "HSNNDaemon", "HSNNMath",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
-        .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
-        .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
+        .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth", "HSNNMath"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
         .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: [
@@ -95,8 +99,9 @@ for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
-    // Bounds and overflow checks are compiled out only in the numeric kernels, which read no
-    // untrusted input; the event parser, the checkpoint reader, the Kafka bridge and the daemon
+    // Bounds and overflow checks are compiled out only in the numeric modules, which read no
+    // untrusted input (HSNNMath's kernel selection reads only the CPU's identification and the
+    // process's own environment); the event parser, the checkpoint reader, the Kafka bridge and the daemon
     // keep them (decode throughput with and without: docs/operations.md, "Build flags").
     if ["HSNNMath", "HSNNModel"].contains(target.name) {
         settings.append(.unsafeFlags(["-Ounchecked"], .when(configuration: .release)))

@@ -1,8 +1,9 @@
 import Foundation
 
-/// A small deterministic random number generator (SplitMix64) for weight initialisation and
-/// sampling. Its whole state is one `UInt64`, saved with the model so resumed training draws
-/// the same numbers as an uninterrupted run.
+/// SplitMix64, the project's one small deterministic random number generator: weight
+/// initialisation and sampling in the model, test matrices in kernel verification, and the seed
+/// expansion of the synthetic stream's generators. Its whole state is one `UInt64`, saved with
+/// the model so resumed training draws the same numbers as an uninterrupted run.
 public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable, Codable {
     /// The generator state.
     public var state: UInt64
@@ -19,6 +20,9 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable, Codable {
 
     /// Uniform in [0, 1).
     public mutating func uniform() -> Float { Float(next() >> 40) * 0x1.0p-24 }
+
+    /// Uniform in [-1, 1).
+    public mutating func signedUniform() -> Float { Float(next() >> 40) * 0x1.0p-23 - 1 }
 
     /// Standard normal (Box-Muller).
     public mutating func normal() -> Float {

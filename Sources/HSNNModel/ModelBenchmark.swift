@@ -75,7 +75,7 @@ public enum ModelBenchmark {
         let eps = Double(n) / max(seconds, 1e-9)
         var result = TrainingResult(kind: config.kind.rawValue, examples: n, batchSize: config.batchSize, seconds: seconds,
                                     examplesPerSecond: eps, forwardMacsPerExample: macs, flopsPerExample: 6 * Double(macs),
-                                    achievedGflops: eps * 6 * Double(macs) / 1e9, blasThreads: BLASInfo.threads, blasCore: BLASInfo.coreName)
+                                    achievedGflops: eps * 6 * Double(macs) / 1e9, blasThreads: BLASThreads.count, blasCore: OpenBLASCore.active)
         result.rowsPerExample = rows
         return result
     }

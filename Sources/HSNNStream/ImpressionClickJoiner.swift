@@ -1,4 +1,5 @@
 import HSNNEvents
+import HeapModule
 
 /// Settings of the impression/click joiner.
 public struct JoinerConfiguration: Sendable, Hashable, Codable {
@@ -87,14 +88,14 @@ public final class ImpressionClickJoiner {
     private var pending: [Int64: PendingImpression] = [:]
     private var byRequest: [RequestKey: [Int64]] = [:]
     private var byUser: [UserKey: [Int64]] = [:]
-    private var expiry = DeadlineHeap()
+    private var expiry = Heap<Deadline>()
     private var nextSequence: Int64 = 0
     private var oldestCandidate: Int64 = 0
 
     private var pendingClicks: [Int64: PendingClick] = [:]
     private var clicksByRequest: [RequestKey: [Int64]] = [:]
     private var clicksByUser: [UserKey: [Int64]] = [:]
-    private var clickExpiry = DeadlineHeap()
+    private var clickExpiry = Heap<Deadline>()
 
     private var seenIDs = BoundedIDSet(capacity: 1)
     private var partitionTime: [Int32: Int64] = [:]
@@ -180,15 +181,15 @@ public final class ImpressionClickJoiner {
 
     private func expire(upTo watermark: Int64, into output: inout [LabeledExample]) {
         let window = configuration.attributionWindowMs
-        while let top = expiry.peek(), top.deadline <= watermark &- window {
-            expiry.pop()
+        while let top = expiry.min, top.deadline <= watermark &- window {
+            expiry.removeMin()
             guard let entry = pending[top.sequence] else { continue }
             removePending(top.sequence)
             counters.expiredNegative += 1
             output.append(LabeledExample(impression: entry.impression, clicked: false))
         }
-        while let top = clickExpiry.peek(), top.deadline <= watermark &- window {
-            clickExpiry.pop()
+        while let top = clickExpiry.min, top.deadline <= watermark &- window {
+            clickExpiry.removeMin()
             guard pendingClicks[top.sequence] != nil else { continue }
             removePendingClick(top.sequence)
             counters.unmatchedClicks += 1
@@ -206,7 +207,7 @@ public final class ImpressionClickJoiner {
         pending[sequence] = PendingImpression(impression: impression)
         byRequest[RequestKey(requestID: impression.requestID, itemID: impression.itemID), default: []].append(sequence)
         byUser[UserKey(userID: impression.userID, itemID: impression.itemID), default: []].append(sequence)
-        expiry.push(deadline: impression.timestampMs, sequence: sequence)
+        expiry.insert(Deadline(deadline: impression.timestampMs, sequence: sequence))
     }
 
     private func evictOldest(into output: inout [LabeledExample]) {
@@ -257,7 +258,7 @@ public final class ImpressionClickJoiner {
         pendingClicks[sequence] = PendingClick(click: click)
         clicksByRequest[RequestKey(requestID: click.requestID, itemID: click.itemID), default: []].append(sequence)
         clicksByUser[UserKey(userID: click.userID, itemID: click.itemID), default: []].append(sequence)
-        clickExpiry.push(deadline: click.timestampMs, sequence: sequence)
+        clickExpiry.insert(Deadline(deadline: click.timestampMs, sequence: sequence))
     }
 
     private func removePendingClick(_ sequence: Int64) {
@@ -321,49 +322,14 @@ public final class ImpressionClickJoiner {
     }
 }
 
-/// A binary min-heap of (deadline, sequence), ordered by deadline then sequence so ties
-/// resolve in arrival order.
-struct DeadlineHeap {
-    struct Entry { var deadline: Int64; var sequence: Int64 }
-    private var entries: [Entry] = []
+/// When a pending impression or click expires: ordered by deadline, then by arrival sequence, so
+/// ties expire in arrival order.
+struct Deadline: Comparable {
+    var deadline: Int64
+    var sequence: Int64
 
-    var isEmpty: Bool { entries.isEmpty }
-    func peek() -> Entry? { entries.first }
-
-    private static func less(_ a: Entry, _ b: Entry) -> Bool {
-        a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence)
-    }
-
-    mutating func push(deadline: Int64, sequence: Int64) {
-        entries.append(Entry(deadline: deadline, sequence: sequence))
-        var child = entries.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.less(entries[child], entries[parent]) else { break }
-            entries.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    @discardableResult
-    mutating func pop() -> Entry? {
-        guard !entries.isEmpty else { return nil }
-        let top = entries[0]
-        let last = entries.removeLast()
-        if !entries.isEmpty {
-            entries[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var smallest = parent
-                if left < entries.count, Self.less(entries[left], entries[smallest]) { smallest = left }
-                if right < entries.count, Self.less(entries[right], entries[smallest]) { smallest = right }
-                if smallest == parent { break }
-                entries.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
-        return top
+    static func < (a: Deadline, b: Deadline) -> Bool {
+        (a.deadline, a.sequence) < (b.deadline, b.sequence)
     }
 }
 

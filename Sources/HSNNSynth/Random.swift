@@ -1,20 +1,7 @@
+import HSNNMath
+
 // Seeded pseudo-random numbers and samplers. Everything in the generator draws from these,
 // never from the system generator, so a seed fixes the whole stream on every run.
-
-/// SplitMix64: expands one 64-bit seed into well-mixed 64-bit words (used to seed ``Xoshiro256StarStar``).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// xoshiro256** (Blackman and Vigna): a small, fast generator with a 2^256 - 1 period.
 ///
@@ -25,7 +12,7 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
 
     /// A generator for sub-stream `stream` of `seed`.
     public init(seed: UInt64, stream: UInt64 = 0) {
-        var mix = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        var mix = SeededRandom(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
         s0 = mix.next(); s1 = mix.next(); s2 = mix.next(); s3 = mix.next()
         if s0 | s1 | s2 | s3 == 0 { s0 = 1 }
     }

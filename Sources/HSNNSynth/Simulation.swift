@@ -1,3 +1,5 @@
+import HeapModule
+
 /// One step of the simulation, before it is turned into an ``Event`` (no strings yet).
 enum Emission {
     case upsert(item: Int, timestampMs: Int64)
@@ -21,16 +23,20 @@ struct SimulatedImpression {
     var clicked: Bool
 }
 
-struct PendingClick {
+struct PendingClick: Comparable {
     var timestampMs: Int64
     var impressionOrdinal: Int
     var session: Int
     var user: Int
     var item: Int
 
-    @inline(__always)
-    static func precedes(_ a: PendingClick, _ b: PendingClick) -> Bool {
+    /// Clicks are emitted in time order, ties in the order of their impressions.
+    static func < (a: PendingClick, b: PendingClick) -> Bool {
         (a.timestampMs, a.impressionOrdinal) < (b.timestampMs, b.impressionOrdinal)
+    }
+
+    static func == (a: PendingClick, b: PendingClick) -> Bool {
+        (a.timestampMs, a.impressionOrdinal) == (b.timestampMs, b.impressionOrdinal)
     }
 }
 
@@ -80,8 +86,8 @@ final class Simulation {
     private var exposureTime: [Int64]
     private var exposureNext: [UInt8]
 
-    // Clicks waiting for their time (a binary min-heap), when click events are emitted.
-    private var pendingClicks: [PendingClick] = []
+    // Clicks waiting for their time, when click events are emitted.
+    private var pendingClicks = Heap<PendingClick>()
 
     private var sessionRandom: Xoshiro256StarStar
     private var policyRandom: Xoshiro256StarStar
@@ -136,7 +142,7 @@ final class Simulation {
             let upsertMs = nextBirth < lastBirth ? world.itemBirthMs[nextBirth] : .max
             let deleteMs = nextExpiry < world.expiryOrder.count
                 ? world.itemExpiryMs[Int(world.expiryOrder[nextExpiry])] : .max
-            let clickMs = pendingClicks.first?.timestampMs ?? .max
+            let clickMs = pendingClicks.min?.timestampMs ?? .max
             let impressionMs = impressionsDone < numImpressions ? nextImpressionMs() : .max
             if upsertMs == .max && deleteMs == .max && clickMs == .max && impressionMs == .max { return nil }
 
@@ -153,7 +159,7 @@ final class Simulation {
                 return .delete(item: item, timestampMs: deleteMs)
             }
             if clickMs <= impressionMs {
-                return .click(popClick())
+                return .click(pendingClicks.removeMin())
             }
             if let impression = makeImpression(at: impressionMs) { return .impression(impression) }
         }
@@ -201,7 +207,7 @@ final class Simulation {
         recordExposure(user: user, item: item, at: timestampMs)
         if clicked && emitClickEvents {
             let delay = 500 + delayRandom.exponential(mean: max(0, world.config.meanClickDelayMs - 500))
-            pushClick(PendingClick(timestampMs: timestampMs + Int64(delay), impressionOrdinal: ordinal,
+            pendingClicks.insert(PendingClick(timestampMs: timestampMs + Int64(delay), impressionOrdinal: ordinal,
                                    session: session, user: user, item: item))
         }
         return SimulatedImpression(ordinal: ordinal, session: session, user: user, item: item,
@@ -337,41 +343,5 @@ final class Simulation {
             moved(list[position], Int32(position))
         }
         list.removeLast()
-    }
-
-    // MARK: Pending clicks (binary min-heap on time)
-
-    private func pushClick(_ click: PendingClick) {
-        pendingClicks.append(click)
-        var child = pendingClicks.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if !PendingClick.precedes(pendingClicks[child], pendingClicks[parent]) { break }
-            pendingClicks.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func popClick() -> PendingClick {
-        let top = pendingClicks[0]
-        let last = pendingClicks.removeLast()
-        if !pendingClicks.isEmpty {
-            pendingClicks[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var smallest = parent
-                if left < pendingClicks.count && PendingClick.precedes(pendingClicks[left], pendingClicks[smallest]) {
-                    smallest = left
-                }
-                if right < pendingClicks.count && PendingClick.precedes(pendingClicks[right], pendingClicks[smallest]) {
-                    smallest = right
-                }
-                if smallest == parent { break }
-                pendingClicks.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
-        return top
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BLASRuntime
+import HSNNMath
 import Foundation
 
 /// `hsnn`: trains an HSNN retrieval model online from an event stream and publishes checkpoints.

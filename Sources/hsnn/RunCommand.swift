@@ -1,5 +1,5 @@
 import ArgumentParser
-import BLASRuntime
+import HSNNMath
 import Foundation
 import HSNNDaemon
 import HSNNOps

@@ -2,6 +2,7 @@ import Foundation
 import HSNNSynth
 import Testing
 @testable import HSNNEvents
+import HSNNMath
 
 @Suite("Decoder robustness")
 struct FuzzTests {
@@ -15,7 +16,7 @@ struct FuzzTests {
 
     /// Applies 1-4 random edits: byte flips, insertions of structural or random bytes,
     /// deletions, truncation and duplication of a slice.
-    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var bytes = input
         let interesting: [UInt8] = Array(#"{}[]":,\-+.0123456789eEtfnulNI"#.utf8) + [0x00, 0x0A, 0x80, 0xC3, 0xED, 0xF4, 0xFF]
         for _ in 0..<Int(1 + rng.next() % 4) {
@@ -38,7 +39,7 @@ struct FuzzTests {
         // HSNN_FUZZ_ITERATIONS / HSNN_FUZZ_SEED run longer or different campaigns.
         let environment = ProcessInfo.processInfo.environment
         let iterations = environment["HSNN_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 30_000
-        var rng = SplitMix64(seed: environment["HSNN_FUZZ_SEED"].flatMap { UInt64($0) } ?? 2024)
+        var rng = SeededRandom(seed: environment["HSNN_FUZZ_SEED"].flatMap { UInt64($0) } ?? 2024)
         let decoder = testDecoder(DecoderLimits(maxFutureSkewMs: nil))
         let encoder = EventEncoder()
         var decodedCount = 0

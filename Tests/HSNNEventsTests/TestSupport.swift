@@ -1,7 +1,8 @@
 @testable import HSNNEvents
 import HSNNSynth
+import HSNNMath
 
-// Generated cases use HSNNSynth's SplitMix64, so they are reproducible.
+// Generated cases use HSNNMath's SeededRandom (SplitMix64), so they are reproducible.
 
 /// The fixed "now" of test decoders: 2023-11-14T22:13:20Z.
 let testNowMs: Int64 = 1_700_000_000_000
@@ -27,9 +28,9 @@ func failure(_ message: String, _ decoder: EventDecoder = testDecoder()) -> Deco
 
 /// Random events covering every event kind, feature shape and awkward string.
 struct EventGenerator {
-    var rng: SplitMix64
+    var rng: SeededRandom
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    init(seed: UInt64) { rng = SeededRandom(seed: seed) }
 
     private static let awkward = [
         "a", "Action", "25-34", "quote\"d", "back\\slash", "slash/", "tab\tnew\nline\r", "\u{01}\u{1F}",

@@ -1,5 +1,3 @@
-import COpenBLAS
-
 /// Whether a GEMM operand is used as stored or transposed.
 public enum Transpose: Sendable {
     case none
@@ -22,9 +20,9 @@ public func sgemm(
         }
         return
     }
-    cblas_sgemm(
-        CblasRowMajor, transA == .none ? CblasNoTrans : CblasTrans, transB == .none ? CblasNoTrans : CblasTrans,
-        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    OpenBLASBridge.sgemm(
+        transposeA: transA == .transposed, transposeB: transB == .transposed, m: m, n: n, k: k,
+        alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
 /// `C = alpha * op(A) * op(B) + beta * C` on matrices (shapes from the used rows).
@@ -57,12 +55,4 @@ public func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) 
 @inlinable
 public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { y[i] += a * x[i] }
-}
-
-/// Facts about the BLAS library in use.
-public enum BLASInfo {
-    /// Threads OpenBLAS uses for one GEMM.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-    /// The kernel family OpenBLAS selected (e.g. `SkylakeX`, `Haswell`, `Prescott`).
-    public static var coreName: String { String(cString: openblas_get_corename()) }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 /// One simulated process: a library that loads `OPENBLAS_CORETYPE` when it
 /// knows the name and its own choice otherwise, and an `execve` that records
@@ -147,7 +147,7 @@ struct KernelSelectionTests {
         #expect(processes.count == 1)
         let report = try #require(reports.first)
         #expect(!report.verification.passed)
-        #expect(throws: BLASRuntimeError(.kernelVerificationFailed(core: "SkylakeX", maxRelativeError: 0.75))) {
+        #expect(throws: BLASError(.kernelVerificationFailed(core: "SkylakeX", maxRelativeError: 0.75))) {
             try report.requireVerified()
         }
     }

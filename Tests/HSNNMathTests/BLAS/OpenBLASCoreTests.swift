@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 @Suite("OpenBLAS core families")
 struct OpenBLASCoreTests {

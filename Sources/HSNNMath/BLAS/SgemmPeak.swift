@@ -38,10 +38,10 @@ public struct SgemmPeak: Sendable, Equatable {
         let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
-        var random = SplitMix64(seed: 0x9e2c_0ffe)
+        var random = SeededRandom(seed: 0x9e2c_0ffe)
         for i in 0..<count {
-            a[i] = random.nextSignedUnitFloat()
-            b[i] = random.nextSignedUnitFloat()
+            a[i] = random.signedUniform()
+            b[i] = random.signedUniform()
             c[i] = 0
         }
         func multiply() {

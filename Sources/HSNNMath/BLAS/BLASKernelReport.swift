@@ -76,12 +76,12 @@ public struct BLASKernelReport: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Checks that the running kernel passed verification.
-    /// - Throws: ``BLASRuntimeError`` with
-    ///   ``BLASRuntimeError/Code/kernelVerificationFailed(core:maxRelativeError:)``
+    /// - Throws: ``BLASError`` with
+    ///   ``BLASError/Code/kernelVerificationFailed(core:maxRelativeError:)``
     ///   when it did not; GEMM results would be wrong, so the caller should stop.
     public func requireVerified() throws {
         guard verification.passed else {
-            throw BLASRuntimeError(.kernelVerificationFailed(core: activeCore, maxRelativeError: verification.maxRelativeError))
+            throw BLASError(.kernelVerificationFailed(core: activeCore, maxRelativeError: verification.maxRelativeError))
         }
     }
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 private func state(
     core: String, cpu: SIMDLevel, environment: [String: String] = [:],

@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 @Suite("CPU features")
 struct CPUFeaturesTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 /// A straightforward row-major GEMM in single precision, summing in a
 /// different order from any BLAS kernel.

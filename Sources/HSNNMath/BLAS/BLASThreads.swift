@@ -14,11 +14,11 @@ public enum BLASThreads {
     ///
     /// OpenBLAS caps the count at the limit it was built with (64 for Debian's
     /// build); the returned value is the count actually in effect.
-    /// - Throws: ``BLASRuntimeError`` with ``BLASRuntimeError/Code/invalidThreadCount(_:)``
+    /// - Throws: ``BLASError`` with ``BLASError/Code/invalidThreadCount(_:)``
     ///   when `count` is below 1.
     @discardableResult
     public static func set(_ count: Int) throws -> Int {
-        guard count >= 1 else { throw BLASRuntimeError(.invalidThreadCount(count)) }
+        guard count >= 1 else { throw BLASError(.invalidThreadCount(count)) }
         OpenBLASBridge.setThreadCount(count)
         return OpenBLASBridge.threadCount
     }

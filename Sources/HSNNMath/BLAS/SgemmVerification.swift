@@ -67,7 +67,7 @@ public struct SgemmVerification: Sendable, Equatable {
 
     /// Runs the check against any GEMM implementation (tests inject broken ones).
     static func run(tolerance: Double, seed: UInt64, gemm: (Call) -> Void) -> SgemmVerification {
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         var worst = 0.0
         for problem in problems {
             let error = check(problem, random: &random, gemm: gemm)
@@ -78,7 +78,7 @@ public struct SgemmVerification: Sendable, Equatable {
     }
 
     /// Largest relative error of one problem.
-    private static func check(_ p: Problem, random: inout SplitMix64, gemm: (Call) -> Void) -> Double {
+    private static func check(_ p: Problem, random: inout SeededRandom, gemm: (Call) -> Void) -> Double {
         // Stored shapes: A is m x k (or k x m when transposed), B is k x n (or n x k).
         let aRows = p.transposeA ? p.k : p.m, aCols = p.transposeA ? p.m : p.k
         let bRows = p.transposeB ? p.n : p.k, bCols = p.transposeB ? p.k : p.n
@@ -90,11 +90,11 @@ public struct SgemmVerification: Sendable, Equatable {
         let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: p.m * ldc)
         let c0 = UnsafeMutableBufferPointer<Float>.allocate(capacity: p.m * ldc)
         defer { a.deallocate(); b.deallocate(); c.deallocate(); c0.deallocate() }
-        for i in a.indices { a[i] = random.nextSignedUnitFloat() }
-        for i in b.indices { b[i] = random.nextSignedUnitFloat() }
+        for i in a.indices { a[i] = random.signedUniform() }
+        for i in b.indices { b[i] = random.signedUniform() }
         for row in 0..<p.m {
             for column in 0..<ldc {
-                c0[row * ldc + column] = column < p.n ? random.nextSignedUnitFloat() : sentinel
+                c0[row * ldc + column] = column < p.n ? random.signedUniform() : sentinel
             }
         }
         _ = c.initialize(fromContentsOf: c0)
@@ -126,25 +126,5 @@ public struct SgemmVerification: Sendable, Equatable {
             }
         }
         return worst
-    }
-}
-
-/// Small deterministic generator for test matrices (SplitMix64).
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [-1, 1).
-    mutating func nextSignedUnitFloat() -> Float {
-        Float(next() >> 40) * 0x1p-23 - 1
     }
 }

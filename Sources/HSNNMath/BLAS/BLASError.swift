@@ -1,6 +1,6 @@
 /// An error from configuring or checking the BLAS runtime. The description
 /// says what went wrong and what the operator should do.
-public struct BLASRuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct BLASError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
     public enum Code: Sendable, Equatable {
         /// A thread count below one was requested.

@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 /// The real library, CPU and procfs, with `execve` recorded instead of run:
 /// the test runner must not replace itself.

@@ -1,6 +1,9 @@
 /// What this module knows about OpenBLAS kernel families ("cores"), the names
 /// `openblas_get_corename()` returns and `OPENBLAS_CORETYPE` accepts.
 public enum OpenBLASCore {
+    /// The kernel family OpenBLAS runs in this process (e.g. `SkylakeX`, `Haswell`, `Prescott`).
+    public static var active: String { OpenBLASBridge.coreName }
+
     /// Vector level of the single-precision GEMM kernels of each x86-64 core
     /// family a `DYNAMIC_ARCH` OpenBLAS 0.3.x can select, keyed by lower-case name.
     ///

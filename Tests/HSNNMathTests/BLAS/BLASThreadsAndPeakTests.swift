@@ -1,5 +1,5 @@
 import Testing
-@testable import BLASRuntime
+@testable import HSNNMath
 
 // Thread count is process-wide, so these run one at a time.
 @Suite("Threads and GEMM peak", .serialized)
@@ -19,9 +19,9 @@ struct BLASThreadsAndPeakTests {
     @Test("a thread count below one is refused with advice", arguments: [0, -3])
     func invalidThreads(count: Int) {
         let before = BLASThreads.count
-        #expect(throws: BLASRuntimeError(.invalidThreadCount(count))) { try BLASThreads.set(count) }
+        #expect(throws: BLASError(.invalidThreadCount(count))) { try BLASThreads.set(count) }
         #expect(BLASThreads.count == before)
-        #expect(BLASRuntimeError(.invalidThreadCount(count)).description.contains("1 or more"))
+        #expect(BLASError(.invalidThreadCount(count)).description.contains("1 or more"))
     }
 
     @Test("the peak measurement reports each run and their median")
