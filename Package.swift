@@ -5,12 +5,14 @@ import PackageDescription
 //
 //   COpenBLAS ─ HSNNMath ─┐
 //   HSNNEvents ─ HSNNSynth │
-//   Safetensors ──────────┼─ HSNNModel ─┐
+//   Safetensors ──────────┤
+//   HeapModule ───────────┼─ HSNNModel ─┐
 //   HSNNEvents ─ HSNNStream (joiner) ────┤
 //   CRdkafka ─ HSNNKafka ────────────────┤
 //   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
 //   HSNNOps (config, HTTP, systemd) ─────┘
 //   COpenBLAS ─ BLASRuntime (kernel selection, used by the CLI before any GEMM)
+//   HeapModule: swift-collections (the top-K selection of retrieval)
 
 let package = Package(
     name: "hsnn",
@@ -27,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian (librdkafka-dev, libopenblas-dev).
@@ -40,7 +43,10 @@ let package = Package(
         .target(name: "Safetensors"),
         .target(name: "HSNNEvents"),
         .target(name: "HSNNSynth", dependencies: ["HSNNEvents"]),
-        .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors"]),
+        .target(name: "HSNNModel", dependencies: [
+            "HSNNMath", "HSNNEvents", "Safetensors",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "HSNNStream", dependencies: ["HSNNEvents"]),
         .target(name: "HSNNKafka", dependencies: [
             "CRdkafka",

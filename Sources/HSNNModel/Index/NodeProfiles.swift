@@ -37,34 +37,27 @@ struct NodeProfiles: Sendable {
         offsets.count == popular.count + 1 && hashes.count == slots.count && offsets.first == 0
             && Int(offsets.last ?? -1) == hashes.count && zip(offsets, offsets.dropFirst()).allSatisfy { $0 <= $1 }
     }
+
+    /// Values kept per feature slot and node (the most frequent among the node's items).
+    static var valuesPerSlot: Int { 8 }
 }
 
-extension RetrievalModel {
-    /// Values kept per feature slot and node (the most frequent among the node's items).
-    static var profileValuesPerSlot: Int { 8 }
-
-    /// Rebuilds the training-time node profiles (part of the model state) from the current mapping.
-    func recomputeNodeProfiles() {
-        guard let index, config.nodeCrossFeatures else { return }
-        index.profiles = computeNodeProfiles()
-    }
-
-    /// Node profiles of every index level from the current mapping.
-    func computeNodeProfiles() -> [NodeProfiles] {
-        guard let index else { return [] }
-        let now = counters.nowMs
+extension LearnedIndex {
+    /// Node profiles of every level from the current mapping, with the items' popularity
+    /// decayed to `now` (the cross features' decay).
+    func nodeProfiles(catalog: ItemCatalog, cross: CrossFeatureStore, nowMs now: Int64) -> [NodeProfiles] {
         var profiles: [NodeProfiles] = []
         var counts: [UInt64: (slot: UInt8, count: Int32, first: Int32)] = [:]
-        for t in 0..<index.levels {
-            let nodes = index.nodeCount(level: t)
-            let leavesPerNode = index.leafCount / nodes
+        for t in 0..<levels {
+            let nodes = nodeCount(level: t)
+            let leavesPerNode = leafCount / nodes
             var p = NodeProfiles(count: nodes)
             for n in 0..<nodes {
                 counts.removeAll(keepingCapacity: true)
                 var bestClicks: Float = -1
                 var order: Int32 = 0
                 for leaf in (n * leavesPerNode)..<((n + 1) * leavesPerNode) {
-                    for i32 in index.members[leaf] {
+                    for i32 in members[leaf] {
                         let i = Int(i32)
                         let clicks = catalog.popClicks[i] * cross.decay(catalog.popUpdatedMs[i], now)
                         if clicks > bestClicks || (clicks == bestClicks && i32 < p.popular[n]) {
@@ -90,7 +83,7 @@ extension RetrievalModel {
                 var slot: UInt8 = 0
                 for (h, e) in ranked {
                     if e.slot != slot { slot = e.slot; kept = 0 }
-                    guard kept < Self.profileValuesPerSlot else { continue }
+                    guard kept < NodeProfiles.valuesPerSlot else { continue }
                     p.hashes.append(h)
                     p.slots.append(e.slot)
                     kept += 1
@@ -100,6 +93,19 @@ extension RetrievalModel {
             profiles.append(p)
         }
         return profiles
+    }
+}
+
+extension RetrievalModel {
+    /// Rebuilds the training-time node profiles (part of the model state) from the current mapping.
+    func recomputeNodeProfiles() {
+        guard let index, config.nodeCrossFeatures else { return }
+        index.profiles = computeNodeProfiles()
+    }
+
+    /// Node profiles of every index level from the current mapping.
+    func computeNodeProfiles() -> [NodeProfiles] {
+        index?.nodeProfiles(catalog: catalog, cross: cross, nowMs: counters.nowMs) ?? []
     }
 
     /// Recomputes the representatives when a representative was deleted. (Training-time node
