@@ -3,15 +3,23 @@ import Safetensors
 
 /// One named tensor of a ``ModelSnapshot``.
 public struct SnapshotTensor: Sendable {
+    /// The values, row-major, in their stored element type.
     public enum Payload: Sendable {
+        /// 32-bit floats (weights, optimizer moments, float state).
         case f32([Float])
+        /// 32-bit integers (index paths, members, representatives).
         case i32([Int32])
+        /// 64-bit integers (hashes, times, offsets).
         case i64([Int64])
+        /// Bytes (flags, feature slots).
         case u8([UInt8])
     }
 
+    /// The tensor's name in its safetensors file.
     public var name: String
+    /// Its dimensions.
     public var shape: [Int]
+    /// Its values.
     public var payload: Payload
 }
 

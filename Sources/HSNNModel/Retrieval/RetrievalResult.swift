@@ -1,4 +1,4 @@
-/// How ``RetrievalModel/retrieve(_:k:mode:excluding:)`` searches.
+/// How ``RetrievalModel/retrieve(_:k:mode:excluding:excludeSeen:)`` searches.
 public enum RetrievalMode: Sendable, Hashable {
     /// Beam search down the index; `widths` per index level (nil: the configured beam).
     case beam(widths: [Int]?)
@@ -8,12 +8,15 @@ public enum RetrievalMode: Sendable, Hashable {
 
 /// One retrieved item and its logit.
 public struct ScoredItem: Sendable, Hashable, Codable {
+    /// The item's id in the catalog.
     public var itemID: String
+    /// Its logit under the ranking head.
     public var score: Float
 }
 
 /// Top-K items of a retrieval, best first, and the work it took.
 public struct RetrievalResult: Sendable, Hashable {
+    /// The retrieved items, best first.
     public var items: [ScoredItem]
     /// Items scored by the item-level model.
     public var itemsScored: Int

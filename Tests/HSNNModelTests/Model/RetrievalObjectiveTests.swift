@@ -1,3 +1,4 @@
+import HSNNEvents
 import HSNNMath
 import Testing
 @testable import HSNNModel
