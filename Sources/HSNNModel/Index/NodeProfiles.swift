@@ -115,22 +115,25 @@ extension RetrievalModel {
         guard let index, index.representativesDirty else { return }
         index.recomputeRepresentatives(onlyDirty: true)
     }
+}
 
+extension CrossFeatureStore {
     /// Writes the (user, node) cross features of level-`l` node `n` from `profiles` into `out`
-    /// (`cross.width` floats).
-    func writeNodeCross(user: UserHistory?, profiles: [NodeProfiles], level l: Int, node n: Int, nowMs: Int64,
-                        into out: UnsafeMutablePointer<Float>) {
+    /// (``width`` floats, as ``write(user:values:slots:popularItem:catalog:nowMs:into:)`` with the
+    /// node's values and its most clicked item).
+    func writeNode(user: UserHistory?, profiles: [NodeProfiles], level l: Int, node n: Int, catalog: ItemCatalog, nowMs: Int64,
+                   into out: UnsafeMutablePointer<Float>) {
         guard l < profiles.count, n < profiles[l].nodeCount else {
-            out.update(repeating: 0, count: cross.width)
+            out.update(repeating: 0, count: width)
             return
         }
         let p = profiles[l]
         let range = Int(p.offsets[n])..<Int(p.offsets[n + 1])
         p.hashes.withUnsafeBufferPointer { hashes in
             p.slots.withUnsafeBufferPointer { slots in
-                cross.write(user: user, values: UnsafeBufferPointer(rebasing: hashes[range]),
-                            slots: UnsafeBufferPointer(rebasing: slots[range]), popularItem: Int(p.popular[n]),
-                            catalog: catalog, nowMs: nowMs, into: out)
+                write(user: user, values: UnsafeBufferPointer(rebasing: hashes[range]),
+                      slots: UnsafeBufferPointer(rebasing: slots[range]), popularItem: Int(p.popular[n]),
+                      catalog: catalog, nowMs: nowMs, into: out)
             }
         }
     }

@@ -71,8 +71,8 @@ extension RetrievalModel {
                 inter.row(j).update(from: ws.userIn.row(Int(ws.userRowOf[j])), count: userWidth)
                 (inter.row(j) + userWidth).update(from: lin.row(j), count: levelItemWidth)
                 if config.nodeCrossFeatures {
-                    writeNodeCross(user: cross.users[ws.users[j]], profiles: index.profiles, level: l, node: nodes[j], nowMs: ws.times[j],
-                                   into: inter.row(j) + userWidth + levelItemWidth)
+                    cross.writeNode(user: cross.users[ws.users[j]], profiles: index.profiles, level: l, node: nodes[j], catalog: catalog,
+                                    nowMs: ws.times[j], into: inter.row(j) + userWidth + levelItemWidth)
                 }
             }
             let o = levelModels[l].forward(userIn: ws.userIn, itemIn: lin, interactionIn: inter, userRowOf: ws.userRowOf, ws.levelWS[l])

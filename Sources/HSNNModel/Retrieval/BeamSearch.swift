@@ -172,8 +172,8 @@ extension RetrievalModel {
                 ws.interactionIn.row(r).update(from: ws.userIn.row(0), count: userWidth)
                 (ws.interactionIn.row(r) + userWidth).update(from: input.row(n), count: levelItemWidth)
                 if config.nodeCrossFeatures {
-                    writeNodeCross(user: history, profiles: servingCache.profiles, level: l, node: n, nowMs: nowMs,
-                                   into: ws.interactionIn.row(r) + userWidth + levelItemWidth)
+                    cross.writeNode(user: history, profiles: servingCache.profiles, level: l, node: n, catalog: catalog, nowMs: nowMs,
+                                    into: ws.interactionIn.row(r) + userWidth + levelItemWidth)
                 }
                 ws.levelGathered.row(r).update(from: outs.row(n), count: outs.cols)
             }
