@@ -11,6 +11,7 @@ import PackageDescription
 //   CRdkafka ─ HSNNKafka ────────────────┤
 //   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
 //   HSNNOps (config, HTTP, systemd) ─────┘
+//   HeapModule (swift-collections): the joiner's deadlines, the synthetic stream's clicks, retrieval's top-K
 
 let package = Package(
     name: "hsnn",
@@ -43,7 +44,10 @@ let package = Package(
         .target(name: "HSNNSynth", dependencies: [
             "HSNNEvents", "HSNNMath", .product(name: "HeapModule", package: "swift-collections"),
         ]),
-        .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors"]),
+        .target(name: "HSNNModel", dependencies: [
+            "HSNNMath", "HSNNEvents", "Safetensors",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "HSNNStream", dependencies: [
             "HSNNEvents", .product(name: "HeapModule", package: "swift-collections"),
         ]),

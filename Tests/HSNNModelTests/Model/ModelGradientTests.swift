@@ -6,53 +6,6 @@ import Testing
 /// A tiny model whose whole objective (per-level click BCE and retrieval sampled softmax with
 /// its log-Q correction, both ensembles, auxiliary MSE, LTI with residual levels,
 /// reconstruction and balance) is checked against finite differences.
-func tinyConfig(kind: ModelKind = .hsnn, levels: Int = 3) -> ModelConfig {
-    var c = ModelConfig()
-    c.kind = kind
-    c.embeddingDim = 4
-    c.hashBuckets = 64
-    c.maxUserFields = 2
-    c.maxItemFields = 2
-    c.maxDenseFeatures = 1
-    c.maxItemValues = 4
-    c.dim = 4
-    c.itemLevel = MoNNSize(userRows: 2, itemRows: 2, towerHidden: [6], interactionHidden: [5], overHidden: [5])
-    c.indexLevel = MoNNSize(userRows: 3, itemRows: 2, towerHidden: [6], interactionHidden: [5], overHidden: [5])
-    c.levels = levels
-    c.nodes = [4, 3]
-    c.beam = [2, 3]
-    c.indexDim = 4
-    c.minAlpha = 3
-    c.maxAlpha = 3
-    c.warmupFraction = 0
-    c.batchSize = 8
-    c.remapEveryBatches = 0
-    c.retrievalNegatives = 4
-    c.beamMinItemsPerK = 0
-    c.negativeMemory = 16
-    c.seed = 11
-    return c
-}
-
-func tinyItems() -> [ItemEvent] {
-    (0..<12).map { i in
-        ItemEvent(op: .upsert, itemID: "i\(i)", timestampMs: 1_000,
-                  features: Features([("genre", .strings(["g\(i % 3)", "g\((i + 1) % 4)"])), ("creator", .string("c\(i % 5)")),
-                                      ("price", .number(Double(i) * 1.5))]))
-    }
-}
-
-func tinyExamples(count: Int, offset: Int = 0) -> [LabeledExample] {
-    (0..<count).map { k in
-        let j = k + offset
-        let imp = ImpressionEvent(eventID: "e\(j)", requestID: "r\(j)", timestampMs: 2_000 + Int64(j) * 1_000,
-                                  userID: "u\(j % 5)", itemID: "i\((j * 7) % 12)",
-                                  userFeatures: Features([("age", .string("a\(j % 3)")), ("score", .number(Double(j % 4)))]),
-                                  clicked: (j * 5) % 3 == 0)
-        return LabeledExample(impression: imp, clicked: (j * 5) % 3 == 0)
-    }
-}
-
 @Test(arguments: [(ModelKind.hsnn, 3), (ModelKind.hsnn, 2), (ModelKind.twoTower, 2)])
 func wholeModelGradientMatchesFiniteDifferences(kind: ModelKind, levels: Int) throws {
     let model = try RetrievalModel(config: tinyConfig(kind: kind, levels: levels))
@@ -60,7 +13,7 @@ func wholeModelGradientMatchesFiniteDifferences(kind: ModelKind, levels: Int) th
     // A few trained batches so cross features, the window and the ensemble are non-trivial.
     model.train(tinyExamples(count: 24))
     let batch = tinyExamples(count: 8, offset: 100)
-    let sample = model.sampleRetrievalNegatives(batch)
+    let sample = model.negatives.sample(batch, catalog: model.catalog)
     #expect(!sample.positives.isEmpty && sample.negativeItems.count == sample.positives.count * 4)
     func featurize() { model.featurizeStep(batch, sample) }
     featurize()

@@ -1,3 +1,4 @@
+import HSNNEvents
 import HSNNMath
 import Testing
 @testable import HSNNModel
@@ -67,12 +68,12 @@ import Testing
         model.train(tinyExamples(count: 40))
         let live = Float(model.catalog.liveCount)
         for i in 0..<model.catalog.count {
-            let expected = 0.25 / live + 0.75 * model.frequency.share(i)
-            #expect(abs(model.negativeProbability(i) - expected) < 1e-7)
+            let expected = 0.25 / live + 0.75 * model.negatives.frequency.share(i)
+            #expect(abs(model.negatives.probability(i, liveItems: model.catalog.liveCount) - expected) < 1e-7)
         }
         // The clicks of trained batches are what the estimator and the memory saw.
         let clicks = tinyExamples(count: 40).filter(\.clicked).count
-        #expect(model.frequency.clicks == Int64(clicks))
-        #expect(model.memory.filled == min(clicks, config.negativeMemory))
+        #expect(model.negatives.frequency.clicks == Int64(clicks))
+        #expect(model.negatives.memory.filled == min(clicks, config.negativeMemory))
     }
 }

@@ -37,34 +37,27 @@ struct NodeProfiles: Sendable {
         offsets.count == popular.count + 1 && hashes.count == slots.count && offsets.first == 0
             && Int(offsets.last ?? -1) == hashes.count && zip(offsets, offsets.dropFirst()).allSatisfy { $0 <= $1 }
     }
+
+    /// Values kept per feature slot and node (the most frequent among the node's items).
+    static var valuesPerSlot: Int { 8 }
 }
 
-extension RetrievalModel {
-    /// Values kept per feature slot and node (the most frequent among the node's items).
-    static var profileValuesPerSlot: Int { 8 }
-
-    /// Rebuilds the training-time node profiles (part of the model state) from the current mapping.
-    func recomputeNodeProfiles() {
-        guard let index, config.nodeCrossFeatures else { return }
-        index.profiles = computeNodeProfiles()
-    }
-
-    /// Node profiles of every index level from the current mapping.
-    func computeNodeProfiles() -> [NodeProfiles] {
-        guard let index else { return [] }
-        let now = counters.nowMs
+extension LearnedIndex {
+    /// Node profiles of every level from the current mapping, with the items' popularity
+    /// decayed to `now` (the cross features' decay).
+    func nodeProfiles(catalog: ItemCatalog, cross: CrossFeatureStore, nowMs now: Int64) -> [NodeProfiles] {
         var profiles: [NodeProfiles] = []
         var counts: [UInt64: (slot: UInt8, count: Int32, first: Int32)] = [:]
-        for t in 0..<index.levels {
-            let nodes = index.nodeCount(level: t)
-            let leavesPerNode = index.leafCount / nodes
+        for t in 0..<levels {
+            let nodes = nodeCount(level: t)
+            let leavesPerNode = leafCount / nodes
             var p = NodeProfiles(count: nodes)
             for n in 0..<nodes {
                 counts.removeAll(keepingCapacity: true)
                 var bestClicks: Float = -1
                 var order: Int32 = 0
                 for leaf in (n * leavesPerNode)..<((n + 1) * leavesPerNode) {
-                    for i32 in index.members[leaf] {
+                    for i32 in members[leaf] {
                         let i = Int(i32)
                         let clicks = catalog.popClicks[i] * cross.decay(catalog.popUpdatedMs[i], now)
                         if clicks > bestClicks || (clicks == bestClicks && i32 < p.popular[n]) {
@@ -90,7 +83,7 @@ extension RetrievalModel {
                 var slot: UInt8 = 0
                 for (h, e) in ranked {
                     if e.slot != slot { slot = e.slot; kept = 0 }
-                    guard kept < Self.profileValuesPerSlot else { continue }
+                    guard kept < NodeProfiles.valuesPerSlot else { continue }
                     p.hashes.append(h)
                     p.slots.append(e.slot)
                     kept += 1
@@ -101,6 +94,19 @@ extension RetrievalModel {
         }
         return profiles
     }
+}
+
+extension RetrievalModel {
+    /// Rebuilds the training-time node profiles (part of the model state) from the current mapping.
+    func recomputeNodeProfiles() {
+        guard let index, config.nodeCrossFeatures else { return }
+        index.profiles = computeNodeProfiles()
+    }
+
+    /// Node profiles of every index level from the current mapping.
+    func computeNodeProfiles() -> [NodeProfiles] {
+        index?.nodeProfiles(catalog: catalog, cross: cross, nowMs: counters.nowMs) ?? []
+    }
 
     /// Recomputes the representatives when a representative was deleted. (Training-time node
     /// profiles are rebuilt at full re-mappings only: a deleted item's values still describe
@@ -109,22 +115,25 @@ extension RetrievalModel {
         guard let index, index.representativesDirty else { return }
         index.recomputeRepresentatives(onlyDirty: true)
     }
+}
 
+extension CrossFeatureStore {
     /// Writes the (user, node) cross features of level-`l` node `n` from `profiles` into `out`
-    /// (`cross.width` floats).
-    func writeNodeCross(user: UserHistory?, profiles: [NodeProfiles], level l: Int, node n: Int, nowMs: Int64,
-                        into out: UnsafeMutablePointer<Float>) {
+    /// (``width`` floats, as ``write(user:values:slots:popularItem:catalog:nowMs:into:)`` with the
+    /// node's values and its most clicked item).
+    func writeNode(user: UserHistory?, profiles: [NodeProfiles], level l: Int, node n: Int, catalog: ItemCatalog, nowMs: Int64,
+                   into out: UnsafeMutablePointer<Float>) {
         guard l < profiles.count, n < profiles[l].nodeCount else {
-            out.update(repeating: 0, count: cross.width)
+            out.update(repeating: 0, count: width)
             return
         }
         let p = profiles[l]
         let range = Int(p.offsets[n])..<Int(p.offsets[n + 1])
         p.hashes.withUnsafeBufferPointer { hashes in
             p.slots.withUnsafeBufferPointer { slots in
-                cross.write(user: user, values: UnsafeBufferPointer(rebasing: hashes[range]),
-                            slots: UnsafeBufferPointer(rebasing: slots[range]), popularItem: Int(p.popular[n]),
-                            catalog: catalog, nowMs: nowMs, into: out)
+                write(user: user, values: UnsafeBufferPointer(rebasing: hashes[range]),
+                      slots: UnsafeBufferPointer(rebasing: slots[range]), popularItem: Int(p.popular[n]),
+                      catalog: catalog, nowMs: nowMs, into: out)
             }
         }
     }

@@ -1,0 +1,187 @@
+import HSNNEvents
+import HSNNMath
+
+extension RetrievalModel {
+    /// The `k` best live items for a user, best first, with their logits.
+    ///
+    /// Beam mode scores the level-1 nodes, keeps the best `beam[0]`, scores their children, ...
+    /// (the last index level widens until its leaves hold `beamMinItemsPerK * k` items), then
+    /// scores the items of the surviving leaves with the item-level model. Exhaustive mode
+    /// scores every live item. Items are ranked by the retrieval head. Items in `excluding` are
+    /// scored but never returned, and so are, with `excludeSeen` (the default), the items the
+    /// user already engaged with (impressed or clicked) as far as the user's bounded history
+    /// (``ModelConfig/crossMaxValuesPerUser`` values) still holds them. The user's cross
+    /// features are read at the model's clock (``TrainingCounters/nowMs``).
+    public func retrieve(_ query: UserQuery, k: Int, mode: RetrievalMode = .beam(widths: nil),
+                         excluding: Set<String> = [], excludeSeen: Bool = true) -> RetrievalResult {
+        prepareForServing()
+        let ws = serving
+        let userHash = stableHash("user_id", query.userID)
+        ws.userBatch.reset(fields: layout.userSlots)
+        appendUser(userHash: userHash, features: query.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
+                   denseRow: ws.userIn.row(0) + layout.userSlots * config.embeddingDim)
+        userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
+        let models = levelModels + [itemModel]
+        let workspaces = ws.levelWS + [ws.itemWS]
+        for (l, m) in models.enumerated() {
+            let u = m.userTower.forward(ws.userIn, workspaces[l].user)
+            ws.userOut[l].copy(from: u)
+        }
+        var excluded = Set<Int32>()
+        for id in excluding { if let i = catalog.index(of: id) { excluded.insert(i) } }
+        let history = cross.users[userHash]
+        let seen = excludeSeen ? history : nil
+        var top = TopK(k: k)
+        var itemsScored = 0
+        var nodesScored = 0
+        let now = counters.nowMs
+
+        if config.kind == .twoTower {
+            let u = ws.userOut[0].base, d = config.dim
+            servingCache.itemOut.withUnsafeBufferPointer { cache in
+                for i in 0..<catalog.count where catalog.live[i] {
+                    itemsScored += 1
+                    if excluded.contains(Int32(i)) || engaged(seen, i) { continue }
+                    top.offer(dot(u, cache.baseAddress! + i * d, d), Int32(i))
+                }
+            }
+            return result(top, itemsScored: itemsScored, nodesScored: 0)
+        }
+        guard let index else { return result(top, itemsScored: 0, nodesScored: 0) }
+        let L = levelCount
+        // Level outputs o_t of scored nodes, per head (click, retrieval).
+        var nodeO: [[[Float]]] = (0..<MoNN.heads).map { _ in
+            (0..<index.levels).map { [Float](repeating: 0, count: index.nodeCount(level: $0)) }
+        }
+        let indexHead = rankingHead(indexLevel: true), itemHead = rankingHead(indexLevel: false)
+        let (indexW, indexB) = ensemble(head: indexHead), (itemW, itemB) = ensemble(head: itemHead)
+        var frontier: [Int] = []
+        var firstLevelRank: [Int] = []
+        let exhaustive: Bool
+        var widths = config.beam
+        switch mode {
+        case .exhaustive: exhaustive = true
+        case .beam(let w): exhaustive = false; if let w { widths = w }
+        }
+        for l in 0..<index.levels {
+            var candidates: [Int] = []
+            if l == 0 {
+                for n in 0..<index.sizes[0] where servingCache.nodeHasItems[0][n] { candidates.append(n) }
+            } else if exhaustive {
+                for n in 0..<index.nodeCount(level: l) where servingCache.nodeHasItems[l][n] { candidates.append(n) }
+            } else {
+                for p in frontier {
+                    for m in 0..<index.sizes[l] {
+                        let n = p * index.sizes[l] + m
+                        if servingCache.nodeHasItems[l][n] { candidates.append(n) }
+                    }
+                }
+            }
+            let o = scoreNodes(level: l, nodes: candidates, history: history, nowMs: now)
+            nodesScored += candidates.count
+            var z: [(Float, Int)] = []
+            z.reserveCapacity(candidates.count)
+            for (c, n) in candidates.enumerated() {
+                for h in 0..<MoNN.heads { nodeO[h][l][n] = o[c, h] }
+                var s = indexB.value.base[l] + indexW.value[l, l] * o[c, indexHead]
+                var ancestor = n
+                for t in stride(from: l - 1, through: 0, by: -1) {
+                    ancestor /= index.sizes[t + 1]
+                    s += indexW.value[l, t] * nodeO[indexHead][t][ancestor]
+                }
+                z.append((s, n))
+            }
+            if exhaustive {
+                frontier = candidates
+                if l == 0 {
+                    z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                    firstLevelRank = [Int](repeating: -1, count: index.sizes[0])
+                    for (r, entry) in z.enumerated() { firstLevelRank[entry.1] = r }
+                }
+            } else {
+                z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                var keep = min(widths[l], z.count)
+                if l == index.levels - 1 {
+                    // Widen the last level until the kept leaves hold enough candidates for k.
+                    let minItems = config.beamMinItemsPerK * k
+                    var items = z.prefix(keep).reduce(0) { $0 + index.members[$1.1].count }
+                    while keep < z.count && items < minItems { items += index.members[z[keep].1].count; keep += 1 }
+                }
+                frontier = z.prefix(keep).map(\.1)
+            }
+        }
+        // Items of the surviving leaves.
+        var items: [Int32] = []
+        for leaf in frontier { items.append(contentsOf: index.members[leaf]) }
+        if exhaustive { items.sort() }
+        itemsScored = items.count
+        let wRow = L - 1
+        var start = 0
+        let d = config.dim
+        let outWidth = itemModel.itemRows * d
+        while start < items.count {
+            let chunk = items[start..<min(start + ws.capacity, items.count)]
+            let n = chunk.count
+            ws.gathered.rows = n
+            ws.crossIn.rows = n
+            servingCache.itemOut.withUnsafeBufferPointer { cache in
+                for (r, i) in chunk.enumerated() {
+                    ws.gathered.row(r).update(from: cache.baseAddress! + Int(i) * outWidth, count: outWidth)
+                    cross.write(user: history, item: Int(i), catalog: catalog, nowMs: now, into: ws.crossIn.row(r))
+                }
+            }
+            let x = itemModel.interaction!.forward(ws.crossIn, ws.itemWS.interaction!)
+            let o = itemModel.head(users: ws.userOut[L - 1], broadcastUser: true, items: ws.gathered, interaction: x, ws.itemWS)
+            for (r, i) in chunk.enumerated() {
+                if excluded.contains(i) || engaged(seen, Int(i)) { continue }
+                var s = itemB.value.base[wRow] + itemW.value[wRow, wRow] * o[r, itemHead]
+                for t in 0..<index.levels { s += itemW.value[wRow, t] * nodeO[itemHead][t][index.node(item: Int(i), level: t)] }
+                top.offer(s, i)
+            }
+            start += ws.capacity
+        }
+        var out = result(top, itemsScored: itemsScored, nodesScored: nodesScored)
+        if exhaustive {
+            out.firstLevelRanks = top.sorted().map { firstLevelRank[index.node(item: Int($0.item), level: 0)] }
+        }
+        return out
+    }
+
+    /// Whether `history` records an impression or a click of catalog item `i`.
+    @inline(__always) func engaged(_ history: UserHistory?, _ i: Int) -> Bool {
+        guard let history, let k = history.slotOf[catalog.idHash[i]] else { return false }
+        return history.impressions[Int(k)] > 0 || history.clicks[Int(k)] > 0 || history.lastImpressionMs[Int(k)] > 0
+    }
+
+    private func result(_ top: TopK, itemsScored: Int, nodesScored: Int) -> RetrievalResult {
+        RetrievalResult(items: top.sorted().map { ScoredItem(itemID: catalog.ids[Int($0.item)], score: $0.score) },
+                        itemsScored: itemsScored, nodesScored: nodesScored)
+    }
+
+    /// Level-`l` MoNN outputs (click, retrieval) for `nodes` (the user tower output is in `serving.userOut[l]`).
+    private func scoreNodes(level l: Int, nodes: [Int], history: UserHistory?, nowMs: Int64) -> Matrix {
+        let ws = serving, m = levelModels[l], lws = ws.levelWS[l]
+        let input = servingCache.nodeItemIn[l], outs = servingCache.nodeOut[l]
+        let result = Matrix(rows: nodes.count, cols: MoNN.heads)
+        var start = 0
+        while start < nodes.count {
+            let chunk = nodes[start..<min(start + ws.capacity, nodes.count)]
+            ws.interactionIn.rows = chunk.count
+            ws.levelGathered.rows = chunk.count
+            for (r, n) in chunk.enumerated() {
+                ws.interactionIn.row(r).update(from: ws.userIn.row(0), count: userWidth)
+                (ws.interactionIn.row(r) + userWidth).update(from: input.row(n), count: levelItemWidth)
+                if config.nodeCrossFeatures {
+                    cross.writeNode(user: history, profiles: servingCache.profiles, level: l, node: n, catalog: catalog, nowMs: nowMs,
+                                    into: ws.interactionIn.row(r) + userWidth + levelItemWidth)
+                }
+                ws.levelGathered.row(r).update(from: outs.row(n), count: outs.cols)
+            }
+            let x = m.interaction!.forward(ws.interactionIn, lws.interaction!)
+            let o = m.head(users: ws.userOut[l], broadcastUser: true, items: ws.levelGathered, interaction: x, lws)
+            for r in 0..<chunk.count { for h in 0..<MoNN.heads { result[start + r, h] = o[r, h] } }
+            start += ws.capacity
+        }
+        return result
+    }
+}

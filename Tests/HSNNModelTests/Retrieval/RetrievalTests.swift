@@ -1,0 +1,60 @@
+import Foundation
+import HSNNEvents
+import HSNNMath
+import Testing
+@testable import HSNNModel
+
+@Test func retrievalScoresMatchImpressionScores() throws {
+    let events = try smallStream()
+    let model = try RetrievalModel(config: smallConfig())
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    model.remapAll()
+    let features = Features([("age", .string("25-34")), ("segment", .string("s1"))])
+    let top = model.retrieve(UserQuery(userID: "7", userFeatures: features), k: 5, mode: .exhaustive, excludeSeen: false)
+    #expect(top.items.count == 5)
+    #expect(zip(top.items, top.items.dropFirst()).allSatisfy { $0.score >= $1.score })
+    let impressions = top.items.map {
+        ImpressionEvent(eventID: "x", requestID: "x", timestampMs: model.counters.nowMs, userID: "7", itemID: $0.itemID, userFeatures: features)
+    }
+    // Retrieval ranks by the retrieval head; the batch path gives the same logits.
+    let logits = model.itemLevelLogits(impressions, head: 1)
+    for (item, z) in zip(top.items, logits) {
+        #expect(abs(item.score - z) < 1e-3 * max(1, abs(z)), "\(item.itemID): retrieve \(item.score) vs batch \(z)")
+    }
+    // Click probabilities come from the other head.
+    let p = model.score(impressions)
+    let click = model.itemLevelLogits(impressions, head: 0)
+    for (prob, z) in zip(p, click) { #expect(abs(prob - Loss.sigmoid(z)) < 1e-6) }
+    #expect(zip(p, logits).contains { abs($0 - Loss.sigmoid($1)) > 1e-3 }, "the two heads differ")
+}
+
+@Test func retrievalLeavesOutSeenItemsUnlessAsked() throws {
+    let events = try smallStream()
+    let model = try RetrievalModel(config: smallConfig())
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    var seen = Set<String>()
+    for case .impression(let imp) in events where imp.userID == "7" { seen.insert(imp.itemID) }
+    #expect(!seen.isEmpty)
+    let user = UserQuery(userID: "7")
+    let fresh = model.retrieve(user, k: model.catalog.count, mode: .exhaustive)
+    let all = model.retrieve(user, k: model.catalog.count, mode: .exhaustive, excludeSeen: false)
+    #expect(fresh.items.allSatisfy { !seen.contains($0.itemID) })
+    #expect(all.items.contains { seen.contains($0.itemID) })
+    #expect(all.items.count == model.liveItemCount)
+}
+
+@Test func lastBeamLevelWidensToEnoughCandidates() throws {
+    let events = try smallStream()
+    var config = smallConfig()
+    config.beamMinItemsPerK = 8
+    let model = try RetrievalModel(config: config)
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    model.remapAll()
+    let user = UserQuery(userID: "3")
+    let r = model.retrieve(user, k: 5, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    #expect(r.itemsScored >= min(40, model.liveItemCount))
+    #expect(r.items.count == 5)
+}
