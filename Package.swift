@@ -8,9 +8,12 @@ import PackageDescription
 //   Safetensors ──────────┼─ HSNNModel ─┐
 //   HSNNEvents ─ HSNNStream (joiner) ────┤
 //   CRdkafka ─ HSNNKafka ────────────────┤
-//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
+//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ HSNNBench ─ hsnn (CLI)
 //   HSNNOps (config, HTTP, systemd) ─────┘
 //   COpenBLAS ─ BLASRuntime (kernel selection, used by the CLI before any GEMM)
+//
+//   HSNNBench holds every benchmark (decode, model, publish, sgemm, end to end) and its report;
+//   it depends on the modules it measures. The CLI's `hsnn bench` commands only print its results.
 
 let package = Package(
     name: "hsnn",
@@ -48,7 +51,6 @@ let package = Package(
         ]),
         .target(name: "HSNNCheckpoint", dependencies: [
             "Safetensors",
-            "HSNNMath",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -66,8 +68,17 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .target(name: "HSNNBench", dependencies: [
+            "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNStream", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint", "HSNNOps",
+            "HSNNMath", "Safetensors", "BLASRuntime",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "BLASRuntime",
+            "HSNNDaemon", "HSNNBench", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,6 +98,13 @@ let package = Package(
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
+        .testTarget(name: "hsnnTests", dependencies: [
+            "hsnn", "HSNNCheckpoint", "Safetensors",
+            .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HSNNBenchTests", dependencies: [
+            "HSNNBench", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
     ]
 )
 
