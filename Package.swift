@@ -9,9 +9,12 @@ import PackageDescription
 //   Safetensors ──────────┼─ HSNNModel ─┐
 //   HSNNEvents ─ HSNNStream (joiner) ────┤
 //   CRdkafka ─ HSNNKafka ────────────────┤
-//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
+//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ HSNNBench ─ hsnn (CLI)
 //   HSNNOps (config, HTTP, systemd) ─────┘
 //   HeapModule (swift-collections): the joiner's deadlines, the synthetic stream's clicks, retrieval's top-K
+//
+//   HSNNBench holds every benchmark (decode, model, publish, sgemm, end to end) and its report;
+//   it depends on the modules it measures. The CLI's `hsnn bench` commands only print its results.
 
 let package = Package(
     name: "hsnn",
@@ -57,7 +60,6 @@ let package = Package(
         ]),
         .target(name: "HSNNCheckpoint", dependencies: [
             "Safetensors",
-            "HSNNMath",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -75,8 +77,17 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .target(name: "HSNNBench", dependencies: [
+            "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNStream", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint", "HSNNOps",
+            "HSNNMath", "Safetensors",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "HSNNMath",
+            "HSNNDaemon", "HSNNBench", "HSNNMath",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +106,13 @@ let package = Package(
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
+        .testTarget(name: "hsnnTests", dependencies: [
+            "hsnn", "HSNNCheckpoint", "Safetensors",
+            .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HSNNBenchTests", dependencies: [
+            "HSNNBench", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
     ]
 )
 

@@ -1,7 +1,7 @@
 #pragma once
 #include <cblas.h>
 
-// OpenBLAS extensions used by BLASRuntime. OpenBLAS's own cblas.h declares them
+// OpenBLAS extensions used by HSNNMath's BLAS bridge. OpenBLAS's own cblas.h declares them
 // already; repeating the prototypes keeps the module building if the include
 // path ever resolves to a reference CBLAS header that lacks them (the link
 // against libopenblas still provides the symbols).

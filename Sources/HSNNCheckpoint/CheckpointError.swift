@@ -70,7 +70,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     }
 
     /// The current `errno` of a failed system call.
-    static func lastOS(_ operation: String, path: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
+    package static func lastOS(_ operation: String, path: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
         os(errno, operation, path: path, fileID: fileID, line: line)
     }
 
@@ -184,7 +184,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
                         path: path, fileID: fileID, line: line)
     }
 
-    static func invalid(_ message: String, remedy: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
+    package static func invalid(_ message: String, remedy: String, fileID: String = #fileID, line: Int = #line) -> CheckpointError {
         CheckpointError(.invalidArgument, message, remedy: remedy, fileID: fileID, line: line)
     }
 }

@@ -8,7 +8,7 @@ import Darwin
 
 /// The POSIX calls the store needs, each failing with a ``CheckpointError`` that names the
 /// path and the OS error. Modes are applied with `fchmod`/`chmod`, never left to the umask.
-enum FileSystem {
+package enum FileSystem {
     enum Kind { case regular, directory, symbolicLink, other }
 
     /// The kind of `path` without following a final symbolic link, `nil` when it does not exist.
@@ -45,7 +45,7 @@ enum FileSystem {
     }
 
     /// Creates `path` and missing parents; folders it creates get exactly `mode`.
-    static func makeDirectories(_ path: String, mode: UInt16) throws {
+    package static func makeDirectories(_ path: String, mode: UInt16) throws {
         switch try kind(path) {
         case .directory: return
         case nil:
@@ -76,7 +76,7 @@ enum FileSystem {
         return names.sorted()
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -155,7 +155,7 @@ enum FileSystem {
     }
 
     /// Removes a file or a whole folder tree; a missing path is not an error.
-    static func removeTree(_ path: String) throws {
+    package static func removeTree(_ path: String) throws {
         guard let kind = try kind(path) else { return }
         if kind == .directory {
             for name in try list(path) { try removeTree(path + "/" + name) }
@@ -166,7 +166,7 @@ enum FileSystem {
     }
 
     /// Random lowercase hex for unique temporary names.
-    static func randomSuffix() -> String {
+    package static func randomSuffix() -> String {
         String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HSNNMath
 import Foundation
+import HSNNBench
 import HSNNModel
 
 extension BenchCommand {
@@ -17,14 +18,7 @@ extension BenchCommand {
             try BLASThreads.set(threads > 0 ? threads : BLASThreads.processorCount)
             var config = ModelConfig()
             do { try config.set("model.kind", kind) } catch { throw ValidationError("\(error)") }
-            let peak = SgemmPeak.measure(n: peakN, repetitions: 5)
-            let result = try ModelBenchmark.training(config: config, examples: examples)
-            let share = peak.medianGFLOPS > 0 ? result.achievedGflops / peak.medianGFLOPS : 0
-            print(String(format: """
-                {"kind":"%@","examples":%d,"examples_per_second":%.0f,"rows_per_example":%.3f,"flops_per_example":%.0f,"achieved_gflops":%.2f,\
-                "sgemm_peak_gflops":%.1f,"share_of_peak":%.3f,"blas_threads":%d,"blas_core":"%@"}
-                """, result.kind, result.examples, result.examplesPerSecond, result.rowsPerExample, result.flopsPerExample, result.achievedGflops,
-                peak.medianGFLOPS, share, result.blasThreads, result.blasCore))
+            print(try ModelBenchmark.trainingAgainstPeak(config: config, examples: examples, peakN: peakN).jsonLine)
         }
     }
 
@@ -43,9 +37,7 @@ extension BenchCommand {
                 return n
             }
             let results = try ModelBenchmark.retrieval(itemCounts: sizes, beam: beam, beamQueries: beamQueries, exhaustiveQueries: exhaustiveQueries)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            for r in results { print(String(decoding: try encoder.encode(r), as: UTF8.self)) }
+            for r in results { print(try r.jsonLine()) }
         }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import HSNNCheckpoint
+import HSNNBench
 import Testing
 
 @Suite("Publish benchmark")

@@ -1,8 +1,6 @@
 import ArgumentParser
-import HSNNMath
 import Foundation
-import HSNNCheckpoint
-import HSNNEvents
+import HSNNBench
 import Logging
 
 /// `hsnn bench ...`: benchmarks that print what they measured on this machine.
@@ -53,8 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Runs (the median is reported).") var runs = 5
 
         func run() {
-            let peak = SgemmPeak.measure(n: n, repetitions: runs)
-            print("{\"n\":\(n),\"core\":\"\(peak.core)\",\"threads\":\(peak.threads),\"median_gflops\":\(String(format: "%.1f", peak.medianGFLOPS)),\"best_gflops\":\(String(format: "%.1f", peak.bestGFLOPS))}")
+            print(SgemmBenchmark.run(n: n, runs: runs))
         }
     }
 }

@@ -1,57 +1,33 @@
-import Foundation
 import HSNNEvents
 import HSNNMath
+import HSNNModel
 
 /// Benchmarks of the model: training throughput with FLOP accounting, and retrieval latency
 /// against corpus size for beam and exhaustive search. They print nothing; callers (the
-/// `hsnn bench` commands) format the results.
+/// `hsnn bench` commands) print the results' JSON.
 public enum ModelBenchmark {
-    /// Training throughput of one configuration.
-    public struct TrainingResult: Sendable, Hashable, Codable {
-        public var kind: String
-        public var examples: Int
-        public var batchSize: Int
-        public var seconds: Double
-        public var examplesPerSecond: Double
-        /// Multiply-accumulates of one example's forward pass (dense layers, dot products, LTI).
-        public var forwardMacsPerExample: Int
-        /// Model rows per example: the impression plus, for a click, its retrieval negatives.
-        public var rowsPerExample: Double = 1
-        /// Training FLOPs per example: 6 x forward MACs (forward 2, backward 4), over every row.
-        public var flopsPerExample: Double
-        public var achievedGflops: Double
-        public var blasThreads: Int
-        public var blasCore: String
-    }
-
-    /// Retrieval latency at one corpus size.
-    public struct RetrievalResult: Sendable, Hashable, Codable {
-        public var items: Int
-        public var mode: String
-        public var nodes: [Int]
-        public var beam: [Int]
-        public var queries: Int
-        public var p50Ms: Double
-        public var p99Ms: Double
-        public var meanMs: Double
-        public var itemsScoredPerQuery: Double
-        public var nodesScoredPerQuery: Double
-        public var buildSeconds: Double
+    /// Measures the `cblas_sgemm` peak (`peakN` cubed, five runs), then ``training(config:examples:items:users:seed:)``.
+    /// - Throws: ``HSNNModel/ModelConfigError`` when `config` is invalid.
+    public static func trainingAgainstPeak(config: ModelConfig, examples: Int, peakN: Int) throws -> TrainingAgainstPeak {
+        let peak = SgemmPeak.measure(n: peakN, repetitions: 5)
+        let result = try training(config: config, examples: examples)
+        return TrainingAgainstPeak(training: result, peakGflops: peak.medianGFLOPS)
     }
 
     /// Trains `config` on `examples` synthetic impressions over `items` items and `users` users
     /// (random features; weights are what is measured, not quality) and times `train`.
+    /// - Throws: ``HSNNModel/ModelConfigError`` when `config` is invalid.
     public static func training(config: ModelConfig = ModelConfig(), examples: Int = 200_000, items: Int = 20_000,
                                 users: Int = 5_000, seed: UInt64 = 1) throws -> TrainingResult {
         let model = try RetrievalModel(config: config)
         var rng = SeededRandom(seed: seed)
-        for i in 0..<items { model.apply(randomItem(i, &rng)) }
+        for i in 0..<items { model.apply(SyntheticCorpus.randomItem(i, &rng)) }
         var data: [LabeledExample] = []
         data.reserveCapacity(examples)
         for j in 0..<examples {
             let u = Int(rng.next() % UInt64(users)), i = Int(rng.next() % UInt64(items))
             let imp = ImpressionEvent(eventID: "e\(j)", requestID: "r\(j)", timestampMs: 1_700_000_000_000 + Int64(j) * 100,
-                                      userID: "\(u)", itemID: "\(i)", userFeatures: userFeatures(u), clicked: nil)
+                                      userID: "\(u)", itemID: "\(i)", userFeatures: SyntheticCorpus.userFeatures(u), clicked: nil)
             data.append(LabeledExample(impression: imp, clicked: rng.uniform() < 0.05))
         }
         // Warm-up batches (codebook seeding, first allocations) are not timed.
@@ -83,6 +59,7 @@ public enum ModelBenchmark {
     /// Retrieval latency per user at each corpus size, for beam and exhaustive search, with random
     /// weights. The index grows with the corpus (`sqrt(items)` level-1 nodes by default, so beam
     /// search scores about `beam * sqrt(items)` items); exhaustive search scores every item.
+    /// - Throws: ``HSNNModel/ModelConfigError`` when the configuration is invalid.
     public static func retrieval(itemCounts: [Int] = [100_000, 1_000_000, 10_000_000], config: ModelConfig = ModelConfig(),
                                  beam: Int = 16, beamQueries: Int = 200, exhaustiveQueries: Int = 5,
                                  exhaustiveMaxItems: Int = .max, seed: UInt64 = 1) throws -> [RetrievalResult] {
@@ -98,12 +75,7 @@ public enum ModelBenchmark {
             let buildStart = ContinuousClock.now
             let model = try RetrievalModel(config: c)
             var rng = SeededRandom(seed: seed)
-            for i in 0..<n {
-                let e = randomItem(i, &rng)
-                let idx = model.catalog.ensure(e.itemID, atMs: e.timestampMs)
-                model.catalog.setFeatures(idx, e.features, layout: &model.layout, atMs: e.timestampMs)
-            }
-            model.seedCodebook()
+            model.loadCatalogWithoutIndexing(count: n) { SyntheticCorpus.randomItem($0, &rng) }
             model.prepareForServing()
             let build = elapsed(buildStart)
             for (mode, queries) in [(RetrievalMode.beam(widths: nil), beamQueries), (.exhaustive, exhaustiveQueries)] {
@@ -113,7 +85,7 @@ public enum ModelBenchmark {
                 for q in 0..<queries {
                     let u = q * 7919 % 5_000
                     let start = ContinuousClock.now
-                    let r = model.retrieve(UserQuery(userID: "\(u)", userFeatures: userFeatures(u)), k: 100, mode: mode)
+                    let r = model.retrieve(UserQuery(userID: "\(u)", userFeatures: SyntheticCorpus.userFeatures(u)), k: 100, mode: mode)
                     times.append(elapsed(start) * 1_000)
                     scored += Double(r.itemsScored)
                     nodes += Double(r.nodesScored)
@@ -131,42 +103,8 @@ public enum ModelBenchmark {
         return results
     }
 
-    static func randomItem(_ i: Int, _ rng: inout SeededRandom) -> ItemEvent {
-        let cat = rng.next() % 30, g1 = rng.next() % 30, g2 = rng.next() % 30, creator = rng.next() % 5_000
-        return ItemEvent(op: .upsert, itemID: "\(i)", timestampMs: 1_700_000_000_000, features: Features([
-            ("category", .string("cat\(cat)")), ("genre", .strings(["g\(g1)", "g\(g2)"])), ("creator", .string("cr\(creator)")),
-            ("price_tier", .string("\(rng.next() % 4)")), ("price", .number(Double(rng.next() % 10_000) / 100)),
-        ]))
-    }
-
-    static func userFeatures(_ u: Int) -> Features {
-        Features([("age", .string("a\(u % 6)")), ("gender", .string(u % 2 == 0 ? "F" : "M")),
-                  ("country", .string("C\(u % 20)")), ("segment", .string("s\(u % 6)"))])
-    }
-
     static func elapsed(_ start: ContinuousClock.Instant) -> Double {
         let d = start.duration(to: .now)
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-}
-
-extension RetrievalModel {
-    /// Multiply-accumulates of one training example's forward pass.
-    public var forwardMacsPerExample: Int {
-        func mlp(_ m: MLP?) -> Int { m?.layers.reduce(0) { $0 + $1.inputs * $1.outputs } ?? 0 }
-        func monn(_ m: MoNN) -> Int { mlp(m.userTower) + mlp(m.itemTower) + mlp(m.interaction) + m.headMACs }
-        var total = monn(itemModel) + levelModels.reduce(0) { $0 + monn($1) }
-        if let index {
-            total += index.projection.inputs * index.projection.outputs
-            // Distances and soft node embeddings per level.
-            total += index.sizes.reduce(0) { $0 + 2 * $1 * index.dim }
-        }
-        return total
-    }
-
-    /// Multiply-accumulates of the user towers in ``forwardMacsPerExample``: a retrieval
-    /// negative shares its click's user tower outputs, so these run once per impression.
-    public var userTowerMacsPerExample: Int {
-        ([itemModel] + levelModels).reduce(0) { $0 + ($1.userTower.layers.reduce(0) { $0 + $1.inputs * $1.outputs }) }
     }
 }

@@ -33,7 +33,7 @@ struct CheckpointCommonOptions: ParsableArguments {
         return try CheckpointStore(directory: URL(fileURLWithPath: directory), options: options, logger: logger, create: false)
     }
 
-    func emit(_ report: some CheckpointReport) throws {
+    func emit(_ report: some CheckpointTextReport) throws {
         print(json ? try report.renderJSON() : report.renderText(), terminator: "")
     }
 }

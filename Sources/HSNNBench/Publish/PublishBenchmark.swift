@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HSNNCheckpoint
 import HSNNMath
 import Logging
 import Safetensors
@@ -8,81 +9,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// Parameters of ``PublishBenchmark/run(_:logger:)``.
-public struct PublishBenchmarkOptions: Sendable {
-    /// A folder on the disk to measure (normally the checkpoint disk); the benchmark works in a
-    /// fresh subfolder of it and removes that at the end.
-    public var directory: URL
-    /// Tensor bytes per checkpoint (default 256 MiB).
-    public var totalBytes: Int
-    /// Safetensors files per checkpoint (default 4).
-    public var files: Int
-    /// `F32` tensors per file (default 4).
-    public var tensorsPerFile: Int
-    /// Measurements of each kind; medians are reported (default 5).
-    public var runs: Int
-
-    public init(directory: URL, totalBytes: Int = 256 << 20, files: Int = 4, tensorsPerFile: Int = 4, runs: Int = 5) {
-        self.directory = directory
-        self.totalBytes = totalBytes
-        self.files = files
-        self.tensorsPerFile = tensorsPerFile
-        self.runs = runs
-    }
-}
-
-/// What ``PublishBenchmark/run(_:logger:)`` measured; speeds in MB/s (10^6 bytes per second).
-public struct PublishBenchmarkResult: CheckpointReport, Codable {
-    public var directory: String
-    public var runs: Int
-    /// Bytes a publish wrote (tensors, safetensors headers, manifest).
-    public var publishBytes: Int64
-    /// Bytes the sequential baseline wrote (the same amount).
-    public var sequentialBytes: Int64
-    /// Every baseline run: write and fsync one file, seconds.
-    public var sequentialSeconds: [Double]
-    /// Every publish run, seconds from lock to durable `LATEST`.
-    public var publishSeconds: [Double]
-    /// Median time a publish spent in the writer, syncing and hashing, and committing.
-    public var medianWriteSeconds: Double
-    public var medianSyncSeconds: Double
-    public var medianCommitSeconds: Double
-    /// Median time to copy the tensors in memory: the training pause of a snapshot that copies
-    /// the state before publishing it in the background.
-    public var medianSnapshotCopySeconds: Double
-    public var sequentialMBps: Double
-    public var publishMBps: Double
-    /// SHA-256 speed of one core over the tensors in memory: with a disk faster than this
-    /// times the free cores, checksumming rather than the disk bounds the publish.
-    public var sha256MBpsPerCore: Double
-    /// publish MB/s ÷ sequential MB/s (the target is >= 0.70).
-    public var ratio: Double
-
-    enum CodingKeys: String, CodingKey {
-        case directory, runs, ratio
-        case publishBytes = "publish_bytes", sequentialBytes = "sequential_bytes"
-        case sequentialSeconds = "sequential_seconds", publishSeconds = "publish_seconds"
-        case medianWriteSeconds = "median_write_seconds", medianSyncSeconds = "median_sync_seconds"
-        case medianCommitSeconds = "median_commit_seconds", medianSnapshotCopySeconds = "median_snapshot_copy_seconds"
-        case sequentialMBps = "sequential_mb_per_s", publishMBps = "publish_mb_per_s"
-        case sha256MBpsPerCore = "sha256_mb_per_s_per_core"
-    }
-
-    public func renderText() -> String {
-        func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1000) }
-        var text = "publish benchmark in \(directory), \(runs) runs, medians\n"
-        text += "  sequential write+fsync  " + String(format: "%8.1f MB/s  (%.1f MB in ", sequentialMBps, Double(sequentialBytes) / 1e6)
-            + ms(median(sequentialSeconds)) + ")\n"
-        text += "  checkpoint publish      " + String(format: "%8.1f MB/s  (%.1f MB in ", publishMBps, Double(publishBytes) / 1e6)
-            + ms(median(publishSeconds)) + ": write " + ms(medianWriteSeconds) + ", fsync+sha256 " + ms(medianSyncSeconds)
-            + ", commit " + ms(medianCommitSeconds) + ")\n"
-        text += String(format: "  publish / sequential    %8.1f %%  (target >= 70 %%)\n", ratio * 100)
-        text += "  snapshot copy (pause)   \(ms(medianSnapshotCopySeconds)) to copy the tensors in memory\n"
-        text += "  sha256, one core        " + String(format: "%8.1f MB/s", sha256MBpsPerCore) + "  (in memory; the CPU cost a publish adds)\n"
-        return text
-    }
-}
 
 /// Measures checkpoint publishing against the raw sequential write speed of the same disk.
 public enum PublishBenchmark {
@@ -142,17 +68,17 @@ public enum PublishBenchmark {
                 }
             }
             publishBytes = result.bytesWritten
-            publish.append(result.duration.seconds)
-            writes.append(result.writeDuration.seconds)
-            syncs.append(result.syncDuration.seconds)
-            commits.append(result.commitDuration.seconds)
+            publish.append(seconds(result.duration))
+            writes.append(seconds(result.writeDuration))
+            syncs.append(seconds(result.syncDuration))
+            commits.append(seconds(result.commitDuration))
             _ = try store.prune(keep: 1)
 
             let path = work + "/sequential.bin"
             settle()
             let start = clock.now
             try writeSequential(path: path, tensors: tensors, totalBytes: Int(publishBytes))
-            sequential.append((clock.now - start).seconds)
+            sequential.append(seconds(clock.now - start))
             try FileSystem.removeTree(path)
 
             let copyStart = clock.now
@@ -161,23 +87,23 @@ public enum PublishBenchmark {
                 tensor.withUnsafeBytes { (snapshotBuffer.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 offset += tensor.count
             }
-            copies.append((clock.now - copyStart).seconds)
+            copies.append(seconds(clock.now - copyStart))
 
             let hashStart = clock.now
             var digest = SHA256()
             for tensor in tensors { tensor.withUnsafeBytes { digest.update(bufferPointer: $0) } }
             _ = digest.finalize()
-            hashes.append((clock.now - hashStart).seconds)
+            hashes.append(seconds(clock.now - hashStart))
             logger.debug("benchmark run", metadata: ["run": "\(run)", "publish_s": "\(publish.last!)", "sequential_s": "\(sequential.last!)"])
         }
-        let sequentialMBps = Double(publishBytes) / median(sequential) / 1e6
-        let publishMBps = Double(publishBytes) / median(publish) / 1e6
+        let sequentialMBps = Double(publishBytes) / median(sequential, ifEmpty: 0) / 1e6
+        let publishMBps = Double(publishBytes) / median(publish, ifEmpty: 0) / 1e6
         return PublishBenchmarkResult(directory: root, runs: options.runs, publishBytes: publishBytes, sequentialBytes: publishBytes,
-                                      sequentialSeconds: sequential, publishSeconds: publish, medianWriteSeconds: median(writes),
-                                      medianSyncSeconds: median(syncs), medianCommitSeconds: median(commits),
-                                      medianSnapshotCopySeconds: median(copies), sequentialMBps: sequentialMBps,
+                                      sequentialSeconds: sequential, publishSeconds: publish, medianWriteSeconds: median(writes, ifEmpty: 0),
+                                      medianSyncSeconds: median(syncs, ifEmpty: 0), medianCommitSeconds: median(commits, ifEmpty: 0),
+                                      medianSnapshotCopySeconds: median(copies, ifEmpty: 0), sequentialMBps: sequentialMBps,
                                       publishMBps: publishMBps,
-                                      sha256MBpsPerCore: Double(tensors.reduce(0) { $0 + $1.count }) / median(hashes) / 1e6,
+                                      sha256MBpsPerCore: Double(tensors.reduce(0) { $0 + $1.count }) / median(hashes, ifEmpty: 0) / 1e6,
                                       ratio: publishMBps / sequentialMBps)
     }
 
@@ -204,10 +130,3 @@ public enum PublishBenchmark {
         guard fsync(fd) == 0 else { throw CheckpointError.lastOS("fsync", path: path) }
     }
 }
-
-func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-

@@ -1,0 +1,71 @@
+import Foundation
+import HSNNCheckpoint
+import InMemoryLogging
+import Logging
+import Safetensors
+
+/// A fresh folder under the system temporary directory, removed when released.
+final class TemporaryDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-cli-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// The checkpoint directory (not created: the store creates it).
+    var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+}
+
+func makeStore(_ directory: URL) throws -> CheckpointStore {
+    let handler = InMemoryLogHandler()
+    let logger = Logger(label: "test", factory: { _ in handler })
+    return try CheckpointStore(directory: directory, options: CheckpointStoreOptions(pruneAfterPublish: false), logger: logger)
+}
+
+/// A model-like state: two safetensors files, a binary side file in a subfolder and a JSON file.
+func sampleWriter(seed: Int) -> @Sendable (URL) throws -> Void {
+    { folder in
+        var weights = SafetensorsWriter(metadata: ["seed": "\(seed)"])
+        try weights.add(name: "encoder.weight", shape: [4, 8], floats: (0..<32).map { Float($0) * 0.25 + Float(seed) })
+        try weights.add(name: "item_ids", shape: [3], int64s: [10, 20, Int64(30 + seed)])
+        try weights.write(toPath: folder.path + "/weights.safetensors")
+        var optimizer = SafetensorsWriter()
+        try optimizer.add(name: "adam.m", shape: [4, 8], floats: [Float](repeating: Float(seed) / 10, count: 32))
+        try optimizer.write(toPath: folder.path + "/optimizer.safetensors")
+        try FileManager.default.createDirectory(atPath: folder.path + "/joiner", withIntermediateDirectories: true)
+        try Data([UInt8](repeating: UInt8(seed & 0xFF), count: 100)).write(to: folder.appendingPathComponent("joiner/pending.bin"))
+        try Data("{\"items\":[1,2,3]}".utf8).write(to: folder.appendingPathComponent("catalog.json"))
+    }
+}
+
+func sampleMetadata(events: Int64) -> CheckpointMetadata {
+    CheckpointMetadata(
+        configuration: ["model": ["embedding_dim": 8, "layers": [64, 32]], "index": ["levels": 2, "branching": 16]],
+        counters: [CheckpointManifest.eventsTrainedCounter: .int(events), "loss": .double(0.5 / Double(events + 1))],
+        offsets: [CheckpointPartitionOffset(topic: "hsnn.events", partition: 0, nextOffset: events),
+                  CheckpointPartitionOffset(topic: "hsnn.events", partition: 1, nextOffset: events / 2),
+                  CheckpointPartitionOffset(topic: "hsnn.items", partition: 0, nextOffset: 7)],
+        indexStatistics: ["items_live": .int(events), "empty_nodes": 1],
+        metrics: ["events_per_second": 1234.5])
+}
+
+@discardableResult
+func publishSample(_ store: CheckpointStore, seed: Int) throws -> CheckpointPublishResult {
+    try store.publish(metadata: sampleMetadata(events: Int64(seed * 100)), writer: sampleWriter(seed: seed))
+}
+
+/// Flips one bit of a file in place.
+func flipByte(_ path: String, at offset: Int) throws {
+    var data = try Data(contentsOf: URL(fileURLWithPath: path))
+    data[offset] ^= 0x01
+    try data.write(to: URL(fileURLWithPath: path))
+}
+
+func truncate(_ path: String, to size: Int) throws {
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.truncate(atOffset: UInt64(size))
+    try handle.close()
+}
