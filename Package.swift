@@ -42,24 +42,24 @@ let package = Package(
 
         .target(name: "HSNNSupport"),
         .target(name: "HSNNMath", dependencies: ["COpenBLAS"]),
-        .target(name: "Safetensors"),
+        .target(name: "Safetensors", dependencies: ["HSNNSupport"]),
         .target(name: "HSNNEvents"),
         .target(name: "HSNNSynth", dependencies: [
             "HSNNEvents", "HSNNMath", .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "HSNNModel", dependencies: [
-            "HSNNMath", "HSNNEvents", "Safetensors",
+            "HSNNMath", "HSNNEvents", "Safetensors", "HSNNSupport",
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "HSNNStream", dependencies: [
             "HSNNEvents", .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "HSNNKafka", dependencies: [
-            "CRdkafka",
+            "CRdkafka", "HSNNSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HSNNCheckpoint", dependencies: [
-            "Safetensors",
+            "Safetensors", "HSNNSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,7 +79,7 @@ let package = Package(
         ]),
         .target(name: "HSNNBench", dependencies: [
             "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNStream", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint", "HSNNOps",
-            "HSNNMath", "Safetensors",
+            "HSNNMath", "Safetensors", "HSNNSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -87,7 +87,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "HSNNBench", "HSNNMath",
+            "HSNNDaemon", "HSNNBench", "HSNNMath", "HSNNSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import HSNNSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -91,14 +92,9 @@ public struct CheckpointPublishResult: Sendable {
 
     /// Publish throughput in bytes per second.
     public var bytesPerSecond: Double {
-        let seconds = duration.seconds
+        let seconds = duration.inSeconds
         return seconds > 0 ? Double(bytesWritten) / seconds : 0
     }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
 
 /// A directory of versioned checkpoints.
@@ -370,7 +366,7 @@ public final class CheckpointStore: Sendable {
             logger.info("published checkpoint", metadata: [
                 "checkpoint.version": "\(version)", "checkpoint.parent": "\(parent.map(\.folderName) ?? "none")",
                 "checkpoint.bytes": "\(bytes)", "checkpoint.files": "\(files.count + 1)",
-                "checkpoint.duration_ms": "\(Int(duration.seconds * 1000))",
+                "checkpoint.duration_ms": "\(Int(duration.inSeconds * 1000))",
             ])
             return CheckpointPublishResult(version: version, folder: URL(fileURLWithPath: finalPath, isDirectory: true), manifest: manifest,
                                            bytesWritten: bytes, fileCount: files.count + 1, duration: duration,
@@ -486,7 +482,7 @@ public final class CheckpointStore: Sendable {
         group.wait()
         logger.debug("synced and hashed files", metadata: [
             "checkpoint.files": "\(paths.count)",
-            "checkpoint.hash_ms": "\(Int(hashEnd.seconds * 1000))", "checkpoint.fsync_ms": "\(Int(syncEnd.withLock { $0 }.seconds * 1000))",
+            "checkpoint.hash_ms": "\(Int(hashEnd.inSeconds * 1000))", "checkpoint.fsync_ms": "\(Int(syncEnd.withLock { $0 }.inSeconds * 1000))",
         ])
         if let error = syncFailure.withLock({ $0 }) { throw error }
         let hashed = results.withLock { $0 }

@@ -1,3 +1,4 @@
+import HSNNSupport
 /// Configuration of a ``KafkaConsumer``: a consumer-group member whose offsets the
 /// application manages.
 ///
@@ -174,11 +175,5 @@ private func rejectDuplicates(properties: [String: String], fields: [String: Str
 
 extension Duration {
     /// Whole milliseconds, rounded down, clamped to `Int32` (librdkafka's timeout type).
-    var milliseconds: Int32 {
-        let (seconds, attoseconds) = components
-        let ms = seconds.multipliedReportingOverflow(by: 1000)
-        if ms.overflow || seconds > Int64(Int32.max) { return seconds < 0 ? 0 : Int32.max }
-        let total = ms.partialValue + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(0, total))
-    }
+    var milliseconds: Int32 { Int32(clamping: max(0, inMilliseconds)) }
 }

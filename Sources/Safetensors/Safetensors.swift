@@ -1,4 +1,5 @@
 import Foundation
+import HSNNSupport
 
 /// Reading and writing the safetensors format (https://huggingface.co/docs/safetensors).
 ///
@@ -95,14 +96,14 @@ public struct SafetensorsWriter: Sendable {
         var first = true
         if !metadata.isEmpty {
             json += "\"__metadata__\":{"
-            json += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+            json += metadata.keys.sorted().map { "\(StringEscaping.quoted($0)):\(StringEscaping.quoted(metadata[$0]!))" }.joined(separator: ",")
             json += "}"
             first = false
         }
         for (info, _) in entries {
             if !first { json += "," }
             first = false
-            json += "\(jsonString(info.name)):{\"dtype\":\"\(info.dtype.rawValue)\",\"shape\":[\(info.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(info.dataOffsets.lowerBound),\(info.dataOffsets.upperBound)]}"
+            json += "\(StringEscaping.quoted(info.name)):{\"dtype\":\"\(info.dtype.rawValue)\",\"shape\":[\(info.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(info.dataOffsets.lowerBound),\(info.dataOffsets.upperBound)]}"
         }
         json += "}"
         var bytes = Array(json.utf8)
@@ -398,24 +399,4 @@ private func parseSafetensorsHeader(_ json: ArraySlice<UInt8>, dataSize: Int) th
     }
     guard cursor == dataSize else { throw SafetensorsError("\(dataSize - cursor) trailing bytes after the last tensor") }
     return (header.metadata, tensors)
-}
-
-private func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                out += String(format: "\\u%04x", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

@@ -7,6 +7,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import HSNNSupport
 
 /// `hsnn run`: the daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -143,7 +144,7 @@ final class ShutdownDeadline: Service, Sendable {
         let timer = Thread {
             let wait = ContinuousClock.now.duration(to: deadline)
             if wait > .zero {
-                Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18)
+                Thread.sleep(forTimeInterval: wait.inSeconds)
             }
             guard !self.disarmed.load(ordering: .sequentiallyConsistent) else { return }
             let progress = status.stopProgress

@@ -5,6 +5,7 @@ import HSNNDaemon
 import Foundation
 import HSNNEvents
 import HSNNModel
+import HSNNSupport
 
 /// Helpers shared by the model commands (train, retrieve, score, eval).
 enum ModelCLI {
@@ -84,8 +85,7 @@ enum ModelCLI {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = start.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        start.duration(to: .now).inSeconds
     }
 }
 

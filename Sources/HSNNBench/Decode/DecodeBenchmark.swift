@@ -1,5 +1,6 @@
 import Foundation
 import HSNNEvents
+import HSNNSupport
 
 /// Measures decoding throughput on one thread: the hsnn ``EventDecoder`` on realistic impression
 /// messages and on a mixed stream, side by side with Foundation's `JSONSerialization` and
@@ -125,7 +126,7 @@ public enum DecodeBenchmark {
         var checksum = 0
         let warmStart = clock.now
         set.forEach { if let v = decode($0) { checksum &+= v; return true } else { return false } }
-        let passSeconds = max(seconds(clock.now - warmStart), 1e-6)
+        let passSeconds = max((clock.now - warmStart).inSeconds, 1e-6)
         let passes = max(1, Int((configuration.minimumRunSeconds / passSeconds).rounded(.up)))
 
         var rates: [Double] = []
@@ -138,7 +139,7 @@ public enum DecodeBenchmark {
             for _ in 0..<passes {
                 failures += set.forEach { if let v = decode($0) { checksum &+= v; return true } else { return false } }
             }
-            let elapsed = seconds(clock.now - start)
+            let elapsed = (clock.now - start).inSeconds
             let cpuElapsed = threadCPUSeconds() - cpuStart
             rates.append(Double(passes * set.count) / elapsed)
             cpuRates.append(Double(passes * set.count) / max(cpuElapsed, 1e-9))
@@ -157,10 +158,5 @@ public enum DecodeBenchmark {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (s, attoseconds) = duration.components
-        return Double(s) + Double(attoseconds) * 1e-18
     }
 }

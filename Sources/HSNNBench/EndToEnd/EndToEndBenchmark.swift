@@ -6,6 +6,7 @@ import HSNNModel
 import HSNNOps
 import HSNNSynth
 import Logging
+import HSNNSupport
 
 /// Every stage of the daemon on its own, then the whole daemon at full rate for a long run, side by
 /// side on the same synthetic stream (`hsnn bench e2e`).
@@ -77,7 +78,7 @@ public enum EndToEndBenchmark {
 
         // 1. Each stage alone, on the stream's first events.
         let stageInput = (synth: synth, events: p.stageEvents, settings: settings, model: modelConfig, partitions: p.partitions)
-        let stages = try await runOnThread {
+        let stages = try await onDedicatedThread {
             try StageBenchmarks.run(synth: stageInput.synth, events: stageInput.events, settings: stageInput.settings,
                                     model: stageInput.model, partitions: stageInput.partitions)
         }

@@ -4,6 +4,7 @@ import HSNNSynth
 import Logging
 import ServiceLifecycle
 import Synchronization
+import HSNNSupport
 
 /// Starts the producer once the broker runs, samples the daemon every second for the run's
 /// duration, then returns (which shuts the daemon down gracefully).
@@ -55,7 +56,7 @@ final class EndToEndDriver: Service, Sendable {
         var nextSample = sampleEvery
         var previousTick = 0.0
         var warmThreads: (seconds: Double, cpu: [String: Double])?
-        func elapsed() -> Double { seconds(clock.now - start) }
+        func elapsed() -> Double { (clock.now - start).inSeconds }
 
         while !stopping {
             try? await Task.sleep(for: .milliseconds(250))

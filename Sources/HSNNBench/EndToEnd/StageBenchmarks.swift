@@ -4,6 +4,7 @@ import HSNNEvents
 import HSNNModel
 import HSNNStream
 import HSNNSynth
+import HSNNSupport
 
 /// Decoding, joining and training, each measured alone on the same slice of the synthetic stream.
 enum StageBenchmarks {
@@ -92,7 +93,7 @@ enum StageBenchmarks {
             case .batch(let batch): model.train(batch)
             }
         }
-        return (seconds(clock.now - start), CPUTime.process() - cpuStart)
+        return ((clock.now - start).inSeconds, CPUTime.process() - cpuStart)
     }
 
     private static func encode(synth: SynthConfig, events: Int, settings: DaemonSettings,
@@ -132,7 +133,7 @@ enum StageBenchmarks {
         let clock = ContinuousClock()
         let warm = clock.now
         _ = pass()
-        let passSeconds = max(seconds(clock.now - warm), 1e-6)
+        let passSeconds = max((clock.now - warm).inSeconds, 1e-6)
         let passes = max(1, Int((minimumRunSeconds / passSeconds).rounded(.up)))
         var wall: [Double] = []
         var cpuRates: [Double] = []
@@ -141,7 +142,7 @@ enum StageBenchmarks {
             let start = clock.now
             var count = 0
             for _ in 0..<passes { count += pass() }
-            let elapsed = seconds(clock.now - start)
+            let elapsed = (clock.now - start).inSeconds
             let cpuElapsed = CPUTime.thread() - cpuStart
             wall.append(Double(count) / elapsed)
             cpuRates.append(Double(count) / max(cpuElapsed, 1e-9))

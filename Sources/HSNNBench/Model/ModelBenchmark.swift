@@ -1,6 +1,7 @@
 import HSNNEvents
 import HSNNMath
 import HSNNModel
+import HSNNSupport
 
 /// Benchmarks of the model: training throughput with FLOP accounting, and retrieval latency
 /// against corpus size for beam and exhaustive search. They print nothing; callers (the
@@ -104,7 +105,6 @@ public enum ModelBenchmark {
     }
 
     static func elapsed(_ start: ContinuousClock.Instant) -> Double {
-        let d = start.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        start.duration(to: .now).inSeconds
     }
 }

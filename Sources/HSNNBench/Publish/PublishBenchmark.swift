@@ -4,6 +4,7 @@ import HSNNCheckpoint
 import HSNNMath
 import Logging
 import Safetensors
+import HSNNSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -68,17 +69,17 @@ public enum PublishBenchmark {
                 }
             }
             publishBytes = result.bytesWritten
-            publish.append(seconds(result.duration))
-            writes.append(seconds(result.writeDuration))
-            syncs.append(seconds(result.syncDuration))
-            commits.append(seconds(result.commitDuration))
+            publish.append(result.duration.inSeconds)
+            writes.append(result.writeDuration.inSeconds)
+            syncs.append(result.syncDuration.inSeconds)
+            commits.append(result.commitDuration.inSeconds)
             _ = try store.prune(keep: 1)
 
             let path = work + "/sequential.bin"
             settle()
             let start = clock.now
             try writeSequential(path: path, tensors: tensors, totalBytes: Int(publishBytes))
-            sequential.append(seconds(clock.now - start))
+            sequential.append((clock.now - start).inSeconds)
             try FileSystem.removeTree(path)
 
             let copyStart = clock.now
@@ -87,13 +88,13 @@ public enum PublishBenchmark {
                 tensor.withUnsafeBytes { (snapshotBuffer.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 offset += tensor.count
             }
-            copies.append(seconds(clock.now - copyStart))
+            copies.append((clock.now - copyStart).inSeconds)
 
             let hashStart = clock.now
             var digest = SHA256()
             for tensor in tensors { tensor.withUnsafeBytes { digest.update(bufferPointer: $0) } }
             _ = digest.finalize()
-            hashes.append(seconds(clock.now - hashStart))
+            hashes.append((clock.now - hashStart).inSeconds)
             logger.debug("benchmark run", metadata: ["run": "\(run)", "publish_s": "\(publish.last!)", "sequential_s": "\(sequential.last!)"])
         }
         let sequentialMBps = Double(publishBytes) / median(sequential, ifEmpty: 0) / 1e6

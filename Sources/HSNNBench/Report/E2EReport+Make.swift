@@ -2,6 +2,7 @@ import Foundation
 import HSNNDaemon
 import HSNNStream
 import HSNNSynth
+import HSNNSupport
 
 extension E2EReport {
     /// Derives the report from the stages measured alone and the end-to-end run.
@@ -88,8 +89,7 @@ extension E2EReport {
                 producerLeadLimitPerPartition: run.leadLimit, producerMaxPartitionLead: run.maxPartitionLead,
                 producerMaxTotalLead: run.maxTotalLead, queueCapacity: run.queueCapacity,
                 maxPolledNotTrained: run.maxInProcess, pauses: run.backpressurePauses,
-                pauseAfterMs: settings.pauseAfter.components.seconds * 1000
-                    + settings.pauseAfter.components.attoseconds / 1_000_000_000_000_000,
+                pauseAfterMs: settings.pauseAfter.inMilliseconds,
                 secondsPaused: run.secondsPaused,
                 shareOfTimePaused: run.secondsPaused / max(run.measuredSeconds, 1e-9),
                 trainerBusyShare: trainerBusy, pollerBlockedShare: pollerBlocked,

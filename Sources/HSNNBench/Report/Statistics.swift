@@ -16,7 +16,3 @@ func slope(_ points: [(Double, Double)]) -> Double {
     return sxx > 0 ? sxy / sxx : .nan
 }
 
-/// Seconds of a duration as a `Double`.
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-}

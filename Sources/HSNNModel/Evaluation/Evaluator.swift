@@ -1,5 +1,6 @@
 import Foundation
 import HSNNEvents
+import HSNNSupport
 
 /// Offline evaluation with the product protocol.
 ///
@@ -121,7 +122,7 @@ public final class Evaluator {
                 let r = model.retrieve(UserQuery(userID: u, userFeatures: queryFeatures[u] ?? Features()), k: kMax, mode: mode,
                                        excluding: seen[u] ?? [])
                 let elapsed = clock.duration(to: .now)
-                seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                seconds += elapsed.inSeconds
                 let ids = r.items.map(\.itemID)
                 if let observer = options.rankingObserver {
                     let widths: [Int]?
