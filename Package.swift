@@ -93,25 +93,34 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Tests: unit targets run in parallel; IntegrationTests (Kafka clusters, daemon processes,
+        // Python, tmpfs mounts) run serially. HSNNTestSupport holds what several of them share.
+        .target(name: "HSNNTestSupport", dependencies: [
+            "HSNNCheckpoint", "Safetensors",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
+        ], path: "Tests/HSNNTestSupport"),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "HSNNKafka", "HSNNCheckpoint", "Safetensors", "HSNNSupport", "HSNNTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth", "HSNNMath"]),
         .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
         .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
-        .testTarget(name: "HSNNKafkaTests", dependencies: [
-            "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
-        ]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
-            "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
+            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
         .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
         .testTarget(name: "hsnnTests", dependencies: [
-            "hsnn", "HSNNCheckpoint", "Safetensors",
+            "hsnn", "HSNNCheckpoint", "Safetensors", "HSNNTestSupport",
             .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "HSNNBenchTests", dependencies: [
-            "HSNNBench", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+            "HSNNBench", "HSNNTestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
     ]
 )

@@ -1,5 +1,6 @@
 import HSNNBench
 import Testing
+import HSNNTestSupport
 
 @Suite("DecodeBenchmark")
 struct DecodeBenchmarkTests {

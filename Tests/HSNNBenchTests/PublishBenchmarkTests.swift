@@ -1,6 +1,7 @@
 import Foundation
 import HSNNBench
 import Testing
+import HSNNTestSupport
 
 @Suite("Publish benchmark")
 struct BenchmarkTests {

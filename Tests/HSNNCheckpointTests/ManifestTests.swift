@@ -1,6 +1,7 @@
 import Foundation
 import HSNNCheckpoint
 import Testing
+import HSNNTestSupport
 
 private let goodSHA = String(repeating: "ab", count: 32)
 

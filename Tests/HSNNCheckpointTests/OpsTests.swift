@@ -2,6 +2,7 @@ import Foundation
 import HSNNCheckpoint
 import Safetensors
 import Testing
+import HSNNTestSupport
 
 /// Writes one tensor file per call with the given tensors.
 private func tensorWriter(_ tensors: [(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8])], file: String = "model.safetensors")

@@ -1,6 +1,7 @@
 import Foundation
 import HSNNCheckpoint
 import Testing
+import HSNNTestSupport
 
 /// Holds a shared flock on a file from another process, like a separate `hsnn` process
 /// reading a version: a shell opens the file as fd 9, util-linux `flock` locks that open file,

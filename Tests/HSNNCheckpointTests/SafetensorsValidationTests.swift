@@ -1,6 +1,7 @@
 import Foundation
 import Safetensors
 import Testing
+import HSNNTestSupport
 
 /// Builds a file from a raw header text and a data section, with a chosen length prefix.
 private func rawFile(header: String, data: [UInt8] = [], claimedLength: UInt64? = nil) -> [UInt8] {

@@ -3,6 +3,7 @@ import HSNNCheckpoint
 import Safetensors
 import Testing
 @testable import hsnn
+import HSNNTestSupport
 
 private func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
 

@@ -2,6 +2,7 @@ import HSNNKafka
 import Logging
 import Synchronization
 import Testing
+import HSNNTestSupport
 
 @Suite("KafkaProducer and MockKafkaCluster")
 struct KafkaProducerTests {

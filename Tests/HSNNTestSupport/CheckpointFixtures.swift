@@ -1,35 +1,30 @@
 import Foundation
 import HSNNCheckpoint
-import InMemoryLogging
-import Logging
 import Safetensors
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// A fresh folder under the system temporary directory, removed when released.
-final class TemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-cli-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    /// The checkpoint directory (not created: the store creates it).
-    var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+extension TemporaryDirectory {
+    /// The checkpoint directory inside this folder (not created: the store creates it).
+    package var checkpoints: URL { url.appendingPathComponent("checkpoints") }
 }
 
-func makeStore(_ directory: URL) throws -> CheckpointStore {
-    let handler = InMemoryLogHandler()
-    let logger = Logger(label: "test", factory: { _ in handler })
-    return try CheckpointStore(directory: directory, options: CheckpointStoreOptions(pruneAfterPublish: false), logger: logger)
+/// A checkpoint store over `directory` that logs to memory and prunes nothing unless asked.
+package func makeStore(_ directory: URL, options: CheckpointStoreOptions = CheckpointStoreOptions(pruneAfterPublish: false)) throws -> CheckpointStore {
+    try CheckpointStore(directory: directory, options: options, logger: makeLogger().0)
 }
+
+/// The tensor values a sample state of `seed` holds.
+package func sampleWeights(seed: Int) -> [Float] { (0..<32).map { Float($0) * 0.25 + Float(seed) } }
 
 /// A model-like state: two safetensors files, a binary side file in a subfolder and a JSON file.
-func sampleWriter(seed: Int) -> @Sendable (URL) throws -> Void {
+package func sampleWriter(seed: Int) -> @Sendable (URL) throws -> Void {
     { folder in
         var weights = SafetensorsWriter(metadata: ["seed": "\(seed)"])
-        try weights.add(name: "encoder.weight", shape: [4, 8], floats: (0..<32).map { Float($0) * 0.25 + Float(seed) })
+        try weights.add(name: "encoder.weight", shape: [4, 8], floats: sampleWeights(seed: seed))
         try weights.add(name: "item_ids", shape: [3], int64s: [10, 20, Int64(30 + seed)])
         try weights.write(toPath: folder.path + "/weights.safetensors")
         var optimizer = SafetensorsWriter()
@@ -41,7 +36,8 @@ func sampleWriter(seed: Int) -> @Sendable (URL) throws -> Void {
     }
 }
 
-func sampleMetadata(events: Int64) -> CheckpointMetadata {
+/// The manifest metadata of a sample state that has trained `events` events.
+package func sampleMetadata(events: Int64) -> CheckpointMetadata {
     CheckpointMetadata(
         configuration: ["model": ["embedding_dim": 8, "layers": [64, 32]], "index": ["levels": 2, "branching": 16]],
         counters: [CheckpointManifest.eventsTrainedCounter: .int(events), "loss": .double(0.5 / Double(events + 1))],
@@ -52,19 +48,33 @@ func sampleMetadata(events: Int64) -> CheckpointMetadata {
         metrics: ["events_per_second": 1234.5])
 }
 
+/// Publishes the sample state of `seed` (`seed * 100` events trained).
 @discardableResult
-func publishSample(_ store: CheckpointStore, seed: Int) throws -> CheckpointPublishResult {
+package func publishSample(_ store: CheckpointStore, seed: Int) throws -> CheckpointPublishResult {
     try store.publish(metadata: sampleMetadata(events: Int64(seed * 100)), writer: sampleWriter(seed: seed))
 }
 
+/// The content of a checkpoint directory's LATEST file.
+package func readLatest(_ directory: URL) -> String? {
+    try? String(contentsOf: directory.appendingPathComponent("LATEST"), encoding: .utf8)
+}
+
+/// Permission bits of a path.
+package func mode(_ path: String) -> UInt16 {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return 0xFFFF }
+    return UInt16(st.st_mode & 0o7777)
+}
+
 /// Flips one bit of a file in place.
-func flipByte(_ path: String, at offset: Int) throws {
+package func flipByte(_ path: String, at offset: Int) throws {
     var data = try Data(contentsOf: URL(fileURLWithPath: path))
     data[offset] ^= 0x01
     try data.write(to: URL(fileURLWithPath: path))
 }
 
-func truncate(_ path: String, to size: Int) throws {
+/// Cuts a file to `size` bytes.
+package func truncate(_ path: String, to size: Int) throws {
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     try handle.truncate(atOffset: UInt64(size))
     try handle.close()

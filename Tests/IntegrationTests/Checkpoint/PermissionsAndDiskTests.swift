@@ -1,6 +1,7 @@
 import Foundation
 import HSNNCheckpoint
 import Testing
+import HSNNTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

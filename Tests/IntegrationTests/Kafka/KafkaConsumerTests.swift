@@ -2,7 +2,9 @@ import HSNNKafka
 import InMemoryLogging
 import Logging
 import Synchronization
+import HSNNSupport
 import Testing
+import HSNNTestSupport
 
 @Suite("KafkaConsumer against the mock cluster")
 struct KafkaConsumerTests {

@@ -4,35 +4,8 @@ import InMemoryLogging
 import Logging
 import Synchronization
 import Testing
-
-/// Settings that let the mock cluster's group rebalance in seconds rather than the default
-/// minutes (it waits up to the session timeout for members to rejoin).
-let fastGroupProperties: [String: String] = [
-    "session.timeout.ms": "6000",
-    "heartbeat.interval.ms": "500",
-    "max.poll.interval.ms": "10000",
-    "reconnect.backoff.ms": "50",
-    "reconnect.backoff.max.ms": "500",
-]
-
-/// A logger for tests: warnings and worse to stderr (visible when a test fails).
-func testLogger(_ label: String) -> Logger {
-    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = .warning
-    return logger
-}
-
-/// Runs `body` on a new thread (as the daemon drives its consumer), never on the Swift
-/// cooperative pool.
-func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
-        thread.stackSize = 4 << 20
-        thread.start()
-    }
-}
+import HSNNTestSupport
+import HSNNSupport
 
 /// A mock cluster with one topic and a producer.
 struct TestCluster {
