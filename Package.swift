@@ -5,12 +5,18 @@ import PackageDescription
 //
 //   COpenBLAS ─ HSNNMath ─┐
 //   HSNNEvents ─ HSNNSynth │
-//   Safetensors ──────────┼─ HSNNModel ─┐
-//   HSNNEvents ─ HSNNStream (joiner) ────┤
-//   CRdkafka ─ HSNNKafka ────────────────┤
-//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ hsnn (CLI)
-//   HSNNOps (config, HTTP, systemd) ─────┘
-//   COpenBLAS ─ BLASRuntime (kernel selection, used by the CLI before any GEMM)
+//   Safetensors ──────────┼─ HSNNModel ─────────────────┐
+//   HSNNEvents ─ HSNNPipeline (joiner, ordered batching) ┤
+//   CRdkafka ─ HSNNKafka ───────────────────────────────┤
+//   Safetensors ─ HSNNCheckpoint ───────────────────────┼─ HSNNDaemon ─ hsnn (CLI)
+//   HSNNOps (config engine, HTTP, logging, systemd) ────┤
+//   COpenBLAS ─ BLASRuntime (kernel selection) ─────────┘
+//
+// HSNNDaemon: Ingest/ (Kafka poller, queue, decoding, dead letters), Training/ (the stream
+// training service, the trainer thread, the learner), Checkpointing/, Rebalance/, Settings/
+// (the daemon's configuration schema and settings), Metrics.swift, DaemonRuntime.swift
+// (the composition root `hsnn run` calls). The CLI also uses the lower modules directly
+// (train, eval, synth, produce, checkpoint, bench).
 
 let package = Package(
     name: "hsnn",
@@ -41,7 +47,7 @@ let package = Package(
         .target(name: "HSNNEvents"),
         .target(name: "HSNNSynth", dependencies: ["HSNNEvents"]),
         .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors"]),
-        .target(name: "HSNNStream", dependencies: ["HSNNEvents"]),
+        .target(name: "HSNNPipeline", dependencies: ["HSNNEvents"]),
         .target(name: "HSNNKafka", dependencies: [
             "CRdkafka",
             .product(name: "Logging", package: "swift-log"),
@@ -57,19 +63,23 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .target(name: "HSNNDaemon", dependencies: [
-            "HSNNModel", "HSNNStream", "HSNNKafka", "HSNNCheckpoint", "HSNNOps", "HSNNSynth",
+            "HSNNEvents", "HSNNModel", "HSNNPipeline", "HSNNKafka", "HSNNCheckpoint", "HSNNOps", "BLASRuntime",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "BLASRuntime",
+            "HSNNDaemon", "BLASRuntime", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNModel", "HSNNOps",
+            "HSNNPipeline", "HSNNSynth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
@@ -77,7 +87,7 @@ let package = Package(
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth"]),
-        .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
+        .testTarget(name: "HSNNPipelineTests", dependencies: ["HSNNPipeline", "HSNNEvents"]),
         .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
         .testTarget(name: "HSNNKafkaTests", dependencies: [
             "HSNNKafka", .product(name: "InMemoryLogging", package: "swift-log"),
@@ -85,8 +95,19 @@ let package = Package(
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
             "HSNNCheckpoint", "Safetensors", .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
-        .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
-        .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
+        .testTarget(name: "HSNNOpsTests", dependencies: [
+            "HSNNOps",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "HSNNDaemonTests", dependencies: [
+            "HSNNDaemon", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNModel", "HSNNOps", "HSNNPipeline",
+            "Safetensors",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
     ]
 )
 

@@ -7,7 +7,7 @@ import HSNNEvents
 import HSNNKafka
 import HSNNModel
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import Logging
 import ServiceLifecycle
@@ -345,7 +345,7 @@ enum StageBenchmarks {
 
     private static func feed(_ events: [Event], partitions: [StreamPartition], into learner: any OnlineLearner,
                              settings: DaemonSettings, finish: Bool) {
-        let pipeline = TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: settings.joiner),
+        let pipeline = LearnerFeed(learner: learner, joiner: ImpressionClickJoiner(configuration: settings.joiner),
                                         batchSize: settings.batchSize)
         for (offset, event) in events.enumerated() {
             pipeline.process(event, from: partitions[offset], offset: Int64(offset))
@@ -478,7 +478,7 @@ struct EndToEndRun {
             settings.brokers = mock.bootstrapServers
             cluster = mock
         }
-        let daemon = TrainingDaemon(
+        let daemon = StreamTrainingService(
             settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger),
             status: status, notifier: nil, logger: logger)
         let driver = EndToEndDriver(

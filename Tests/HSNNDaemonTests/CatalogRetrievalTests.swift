@@ -3,7 +3,7 @@ import HSNNCheckpoint
 import HSNNDaemon
 import HSNNEvents
 import HSNNModel
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 /// Catalog changes from Kafka reach retrieval: the daemon trains the HSNN model on the mock

@@ -1,7 +1,7 @@
 import Foundation
 import HSNNCheckpoint
 import HSNNDaemon
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 #if canImport(Glibc)

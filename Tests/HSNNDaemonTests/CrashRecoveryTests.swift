@@ -3,7 +3,7 @@ import HSNNCheckpoint
 import HSNNDaemon
 import HSNNEvents
 import HSNNKafka
-import HSNNStream
+import HSNNPipeline
 import Safetensors
 import Testing
 
@@ -381,7 +381,7 @@ struct FinalCheckpoint {
     let folder: URL
     let counters: [String: CheckpointCounter]
     let manifestOffsets: [String: Int64]
-    let pipeline: TrainingPipeline.State
+    let pipeline: LearnerFeed.State
     let tensorFiles: [String: SafetensorsFile]
     let sideFiles: [String: Data]
 
@@ -403,7 +403,7 @@ struct FinalCheckpoint {
         folder = loaded.folder
         counters = loaded.manifest.counters
         manifestOffsets = Dictionary(uniqueKeysWithValues: loaded.manifest.offsets.map { ("\($0.topic)/\($0.partition)", $0.nextOffset) })
-        pipeline = try JSONDecoder().decode(TrainingPipeline.State.self, from: Data(contentsOf: loaded.folder.appendingPathComponent("pipeline.json")))
+        pipeline = try PipelineStateFile.read(from: loaded.folder)
         var tensors: [String: SafetensorsFile] = [:]
         for name in Self.modelFiles { tensors[name] = try SafetensorsFile(path: loaded.folder.appendingPathComponent(name).path) }
         tensorFiles = tensors

@@ -3,7 +3,7 @@ import HSNNCheckpoint
 import HSNNDaemon
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 /// The daemon against librdkafka's mock cluster over TCP, with a recording learner.

@@ -3,7 +3,7 @@ import HSNNDaemon
 import HSNNEvents
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -125,13 +125,13 @@ final class DaemonTestCluster: Sendable {
 
 /// A daemon running in its own service group, stoppable like SIGTERM would.
 final class RunningDaemon: Sendable {
-    let daemon: TrainingDaemon
+    let daemon: StreamTrainingService
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     init(settings: DaemonSettings, factory: any LearnerFactory) {
         let logger = quietLogger("daemon")
-        daemon = TrainingDaemon(settings: settings, factory: factory, logger: logger)
+        daemon = StreamTrainingService(settings: settings, factory: factory, logger: logger)
         group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
         let group = self.group
         task = Task { try await group.run() }

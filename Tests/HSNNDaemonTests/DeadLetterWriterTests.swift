@@ -1,5 +1,5 @@
 import HSNNKafka
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 @testable import HSNNDaemon

@@ -2,7 +2,7 @@ import Foundation
 import HSNNEvents
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Testing
 @testable import HSNNDaemon
 

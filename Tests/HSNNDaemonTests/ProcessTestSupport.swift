@@ -3,7 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import HSNNDaemon
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 #if canImport(Glibc)

@@ -3,7 +3,7 @@ import HSNNCheckpoint
 import HSNNDaemon
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 /// Readiness, lost records, quiet streams and publish retries, against librdkafka's mock cluster.

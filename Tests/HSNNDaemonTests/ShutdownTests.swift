@@ -3,7 +3,7 @@ import HSNNCheckpoint
 import HSNNDaemon
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 /// What a graceful stop does when the final checkpoint cannot be written, and what a failed
@@ -58,7 +58,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let settings = DaemonSettings(try cluster.configuration(checkpoints: dir))
         struct PortTaken: Error {}
-        let daemon = TrainingDaemon(settings: settings, factory: RecordingFactory(sink: nil), logger: quietLogger("daemon"),
+        let daemon = StreamTrainingService(settings: settings, factory: RecordingFactory(sink: nil), logger: quietLogger("daemon"),
                                     startGate: { throw PortTaken() })
         await #expect(throws: PortTaken.self) { try await daemon.run() }
         #expect(!FileManager.default.fileExists(atPath: dir))

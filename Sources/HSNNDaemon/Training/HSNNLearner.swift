@@ -11,7 +11,7 @@ final class HSNNLearner: CheckpointableLearner {
     let itemTTLMs: Int64
     /// Batches between two expiry scans (a scan reads every item's last-seen time).
     static let expiryEveryBatches: Int64 = 100
-    private let expiredCounter = Counter(label: "hsnn_model_items_expired_total")
+    private let expiredCounter = Counter(label: MetricName.modelItemsExpired)
 
     init(model: RetrievalModel, itemTTLMs: Int64) {
         self.model = model

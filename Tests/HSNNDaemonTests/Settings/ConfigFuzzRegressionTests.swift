@@ -1,5 +1,6 @@
 import Foundation
 import TOMLKit
+import HSNNDaemon
 import Testing
 @testable import HSNNOps
 
@@ -9,7 +10,7 @@ import Testing
     /// Every crash input kept in Tests/Fuzz/crashes/config.
     static let crashInputs: [URL] = {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fuzz/crashes/config")
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/config")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.sorted().map { folder.appendingPathComponent($0) }
     }()

@@ -1,6 +1,6 @@
 import Foundation
 import HSNNCheckpoint
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
@@ -22,25 +22,20 @@ final class CheckpointPublisher: @unchecked Sendable {
     private let status: DaemonStatusBoard
     private let commit: @Sendable ([StreamPartition: Int64]) -> Void
     private let publishLock = NSLock()
-    private let waiting = Mutex<EngineSnapshot?>(nil)
+    private let waiting = Mutex<TrainerSnapshot?>(nil)
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
-    private let published = Counter(label: "hsnn_checkpoint_published_total")
-    private let failed = Counter(label: "hsnn_checkpoint_failed_total")
-    private let duration = Timer(label: "hsnn_checkpoint_publish_seconds")
-    private let bytes = Gauge(label: "hsnn_checkpoint_bytes")
-    private let version = Gauge(label: "hsnn_checkpoint_version")
-    private let attempts = Counter(label: "hsnn_checkpoint_publish_attempts_total")
+    private let metrics = CheckpointMetrics()
     private let retryInitial: Duration
     private let retryMax: Duration
     /// When the newest published snapshot was taken: an older one is never published after it.
     private let lastPublishedAt = Mutex<Date?>(nil)
     /// The pipeline state `LATEST` holds (restored or last published): a snapshot equal to it
     /// has nothing new and is not published again. Only touched with `publishLock` held.
-    private var latestState: TrainingPipeline.State?
+    private var latestState: LearnerFeed.State?
     /// The snapshot whose publish failed and when to try it again (background thread only).
-    private var retry: (snapshot: EngineSnapshot, at: ContinuousClock.Instant)?
+    private var retry: (snapshot: TrainerSnapshot, at: ContinuousClock.Instant)?
     private var retryDelay: Duration
 
     /// - Parameters:
@@ -48,7 +43,7 @@ final class CheckpointPublisher: @unchecked Sendable {
     ///   - retryMax: longest wait between retries (`checkpoint.retry_max_ms`).
     ///   - latestState: the pipeline state of the version `LATEST` names (restored at start), if any.
     init(store: CheckpointStore, status: DaemonStatusBoard, logger: Logger,
-         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60), latestState: TrainingPipeline.State? = nil,
+         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60), latestState: LearnerFeed.State? = nil,
          commit: @escaping @Sendable ([StreamPartition: Int64]) -> Void) {
         self.latestState = latestState
         self.store = store
@@ -74,7 +69,7 @@ final class CheckpointPublisher: @unchecked Sendable {
                     wake.wait()
                 }
                 if stopped.withLock({ $0 }) { break }
-                if let snapshot = waiting.withLock({ s -> EngineSnapshot? in defer { s = nil }; return s }) {
+                if let snapshot = waiting.withLock({ s -> TrainerSnapshot? in defer { s = nil }; return s }) {
                     // A newer snapshot replaces the one waiting for a retry.
                     retry = nil
                     retryDelay = retryInitial
@@ -91,7 +86,7 @@ final class CheckpointPublisher: @unchecked Sendable {
     }
 
     /// Publishes `snapshot` unless a newer state is already published; schedules a retry on failure.
-    private func publishInBackground(_ snapshot: EngineSnapshot) {
+    private func publishInBackground(_ snapshot: TrainerSnapshot) {
         if let published = lastPublishedAt.withLock({ $0 }), snapshot.takenAt <= published {
             retry = nil
             status.modify { $0.nextPublishRetryAt = nil }
@@ -120,7 +115,7 @@ final class CheckpointPublisher: @unchecked Sendable {
     }
 
     /// Queues `snapshot` for the background thread (replacing one not yet started).
-    func submit(_ snapshot: EngineSnapshot) {
+    func submit(_ snapshot: TrainerSnapshot) {
         waiting.withLock { $0 = snapshot }
         wake.signal()
     }
@@ -132,7 +127,7 @@ final class CheckpointPublisher: @unchecked Sendable {
     /// - Returns: the new version, or `nil` when there was nothing new.
     /// - Throws: the ``CheckpointError`` of a failed publish (already logged and counted).
     @discardableResult
-    func publishNow(_ snapshot: EngineSnapshot) throws -> CheckpointPublishResult? {
+    func publishNow(_ snapshot: TrainerSnapshot) throws -> CheckpointPublishResult? {
         publishLock.lock(); defer { publishLock.unlock() }
         if let latestState, latestState == snapshot.pipeline {
             logger.info("nothing new since the latest checkpoint; not publishing another version", metadata: [
@@ -140,25 +135,23 @@ final class CheckpointPublisher: @unchecked Sendable {
             commit(snapshot.pipeline.nextOffsets)
             return nil
         }
-        attempts.increment()
+        metrics.attempts.increment()
         status.modify { $0.publishAttempts += 1 }
         // Model and index health as gauges: hsnn_model_live_items, hsnn_model_index_moves_total, ...
         for (key, value) in snapshot.learner.statistics {
-            Gauge(label: "hsnn_model_" + key.replacing(".", with: "_")).record(value)
+            metrics.modelStatistic(key).record(value)
         }
         do {
             let result = try store.publish(metadata: Self.metadata(of: snapshot)) { folder in
                 try snapshot.learner.write(to: folder)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                try encoder.encode(snapshot.pipeline).write(to: folder.appendingPathComponent(Self.pipelineFileName))
+                try PipelineStateFile.write(snapshot.pipeline, to: folder)
             }
-            published.increment()
+            metrics.published.increment()
             latestState = snapshot.pipeline
             lastPublishedAt.withLock { $0 = max($0 ?? snapshot.takenAt, snapshot.takenAt) }
-            duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
-            bytes.record(Double(result.bytesWritten))
-            version.record(Double(result.version.number))
+            metrics.duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
+            metrics.bytes.record(Double(result.bytesWritten))
+            metrics.version.record(Double(result.version.number))
             let seconds = Double(result.duration.components.seconds) + Double(result.duration.components.attoseconds) * 1e-18
             status.modify {
                 $0.modelVersion = Int64(result.version.number)
@@ -175,36 +168,11 @@ final class CheckpointPublisher: @unchecked Sendable {
             commit(snapshot.pipeline.nextOffsets)
             return result
         } catch {
-            failed.increment()
+            metrics.failed.increment()
             status.modify { $0.lastPublishError = "\(error)" }
             logger.error("checkpoint publish failed; LATEST is unchanged",
                          metadata: ["error": "\(error)"])
             throw error
         }
-    }
-
-    /// The file, beside the learner's, that holds the pipeline state (joiner, partial batch, offsets).
-    static let pipelineFileName = "pipeline.json"
-
-    static func metadata(of snapshot: EngineSnapshot) -> CheckpointMetadata {
-        let c = snapshot.pipeline.counters
-        let j = snapshot.pipeline.joiner.counters
-        let counters: [String: CheckpointCounter] = [
-            CheckpointManifest.eventsTrainedCounter: .int(c.examplesTrained),
-            "events_processed": .int(c.events), "positives_trained": .int(c.positivesTrained),
-            "batches": .int(c.batches), "item_upserts": .int(c.itemUpserts), "item_deletes": .int(c.itemDeletes),
-            "records_skipped_malformed": .int(c.skippedMalformed),
-            "joiner_impressions": .int(j.impressions), "joiner_clicks": .int(j.clicks),
-            "joiner_duplicates": .int(j.duplicates), "joiner_unmatched_clicks": .int(j.unmatchedClicks),
-            "joiner_overflow": .int(j.overflow), "joiner_pending": .int(Int64(j.pendingImpressions)),
-        ]
-        let offsets = snapshot.pipeline.nextOffsets.sorted { $0.key < $1.key }.map {
-            CheckpointPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value)
-        }
-        return CheckpointMetadata(
-            configuration: .object(snapshot.learner.configurationJSON.mapValues { .string($0) }),
-            counters: counters, offsets: offsets,
-            indexStatistics: .object(snapshot.learner.statistics.mapValues { .double($0) }),
-            metrics: .object(["snapshot_pause_seconds": .double(snapshot.pauseSeconds)]))
     }
 }

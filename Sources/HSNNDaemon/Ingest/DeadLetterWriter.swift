@@ -1,6 +1,6 @@
 import Foundation
 import HSNNKafka
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
@@ -15,7 +15,7 @@ final class DeadLetterWriter: Sendable {
     private let logger: Logger
 
     /// Copies that could not be made: refused by the producer (too large, say) or not delivered.
-    private let failures = Counter(label: "hsnn_dead_letter_failed_total")
+    private let failures = Counter(label: MetricName.deadLetterFailed)
     /// The same count, readable here (shared with the delivery-report callback).
     private let failed = FailureCount()
 

@@ -2,7 +2,7 @@ import Foundation
 import HSNNEvents
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 
 /// The daemon's settings, read from a loaded ``Configuration`` (see `config/README.md`).
 public struct DaemonSettings: Sendable {

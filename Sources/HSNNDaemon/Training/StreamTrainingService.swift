@@ -3,19 +3,10 @@ import HSNNCheckpoint
 import HSNNEvents
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Metrics
 import ServiceLifecycle
-
-/// Creates the model the daemon trains: fresh, or restored from a checkpoint folder.
-public protocol LearnerFactory: Sendable {
-    /// A new, untrained learner.
-    func makeFresh() throws -> any CheckpointableLearner
-    /// The learner saved in a checkpoint version's folder by ``LearnerSnapshot/write(to:)``.
-    /// - Throws: when the files are missing or do not match the configuration.
-    func load(from folder: URL) throws -> any CheckpointableLearner
-}
 
 /// The long-running service: consumes events from Kafka, trains continuously, and
 /// publishes checkpoints.
@@ -24,7 +15,7 @@ public protocol LearnerFactory: Sendable {
 /// runs on the Swift cooperative pool. On graceful shutdown (SIGTERM through the
 /// `ServiceGroup`) it stops consuming, finishes the chunk in progress, publishes the final
 /// state, commits its offsets and leaves the group.
-public final class TrainingDaemon: Service, Sendable {
+public final class StreamTrainingService: Service, Sendable {
     public let settings: DaemonSettings
     public let status: DaemonStatusBoard
     private let factory: any LearnerFactory
@@ -32,6 +23,7 @@ public final class TrainingDaemon: Service, Sendable {
     private let notifier: SystemdNotifier?
     private let onBrokerStarted: (@Sendable (String) -> Void)?
     private let startGate: (@Sendable () async throws -> Void)?
+    private let metrics = ServiceMetrics()
 
     /// - Parameters:
     ///   - onBrokerStarted: called with the bootstrap address once the embedded broker runs
@@ -83,12 +75,11 @@ public final class TrainingDaemon: Service, Sendable {
         let restored = try await onDedicatedThread { OwnershipTransfer(try self.restore(from: store)) }
         let (learner, pipelineState, fellBack) = restored.value
         let pipeline = pipelineState.map {
-            TrainingPipeline(learner: learner, joinerConfiguration: s.joiner, batchSize: s.batchSize, state: $0)
-        } ?? TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: s.joiner), batchSize: s.batchSize)
+            LearnerFeed(learner: learner, joinerConfiguration: s.joiner, batchSize: s.batchSize, state: $0)
+        } ?? LearnerFeed(learner: learner, joiner: ImpressionClickJoiner(configuration: s.joiner), batchSize: s.batchSize)
 
         // The restored state's counters are the daemon's from the start (until the first chunk).
-        status.update(pipeline: pipeline.counters, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
-                      learner: learner.progress())
+        status.update(counters: pipeline.allCounters, offsets: pipeline.nextOffsets, learner: learner.progress())
         if s.failOnDataLoss {
             logger.notice("kafka.on_data_loss = fail: records the broker deleted before they were trained stop the daemon")
         } else {
@@ -112,7 +103,7 @@ public final class TrainingDaemon: Service, Sendable {
                                             latestState: fellBack ? nil : pipelineState) { offsets in
             coordinator.commit(offsets)
         }
-        let engine = TrainingEngine(
+        let engine = TrainerThread(
             pipeline: pipeline, learner: learner, queue: queue, maxBatchDelay: s.maxBatchDelay, caughtUp: caughtUp,
             snapshotEverySeconds: s.checkpointEverySeconds, snapshotEveryEvents: s.checkpointEveryEvents, status: status,
             onSnapshot: { publisher.submit($0) })
@@ -191,7 +182,7 @@ public final class TrainingDaemon: Service, Sendable {
 
     /// Publishes the final state, retrying with backoff (250 ms, doubling up to 4 s) until
     /// `deadline`. Returns the failure when no attempt succeeded.
-    private func publishFinal(_ snapshot: EngineSnapshot, with publisher: CheckpointPublisher,
+    private func publishFinal(_ snapshot: TrainerSnapshot, with publisher: CheckpointPublisher,
                               deadline: ContinuousClock.Instant) -> FinalCheckpointError? {
         var delay = Duration.milliseconds(250)
         var attempts = 0
@@ -220,21 +211,20 @@ public final class TrainingDaemon: Service, Sendable {
     }
 
     /// Loads the newest checkpoint that verifies, falling back past corrupt ones (`fellBack`).
-    private func restore(from store: CheckpointStore) throws -> (any CheckpointableLearner, TrainingPipeline.State?, fellBack: Bool) {
+    private func restore(from store: CheckpointStore) throws -> (any CheckpointableLearner, LearnerFeed.State?, fellBack: Bool) {
         guard let loaded = try store.loadLatestVerified() else {
             logger.info("no checkpoint yet: starting from a fresh model", metadata: ["checkpoint.dir": "\(store.directory.path)"])
             return (try factory.makeFresh(), nil, false)
         }
         for rejection in loaded.rejected {
-            Counter(label: "hsnn_checkpoint_rejected_total").increment()
+            metrics.checkpointRejected().increment()
             logger.error("checkpoint version is corrupt and was skipped", metadata: [
                 "checkpoint.version": "\(rejection.version.folderName)", "error": "\(rejection.reason)"])
         }
         let learner = try factory.load(from: loaded.folder)
-        let data = try Data(contentsOf: loaded.folder.appendingPathComponent(CheckpointPublisher.pipelineFileName))
-        let state = try JSONDecoder().decode(TrainingPipeline.State.self, from: data)
+        let state = try PipelineStateFile.read(from: loaded.folder)
         status.modify { $0.modelVersion = Int64(loaded.version.number) }
-        Gauge(label: "hsnn_checkpoint_version").record(Double(loaded.version.number))
+        metrics.checkpointVersion().record(Double(loaded.version.number))
         logger.info("resumed from checkpoint", metadata: [
             "checkpoint.version": "\(loaded.version.folderName)", "training.examples": "\(state.counters.examplesTrained)",
             "checkpoint.offsets": "\(state.nextOffsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
@@ -255,8 +245,7 @@ public final class TrainingDaemon: Service, Sendable {
                 for (tp, partition) in stats.partitions {
                     if let value = partition.consumerLag, value >= 0 {
                         lag[tp.description] = value
-                        Gauge(label: "hsnn_kafka_consumer_lag", dimensions: [("topic", tp.topic), ("partition", "\(tp.partition)")])
-                            .record(Double(value))
+                        metrics.consumerLag(tp.topic, "\(tp.partition)").record(Double(value))
                     }
                 }
                 status.modify { $0.lag = lag }
@@ -280,42 +269,4 @@ public final class TrainingDaemon: Service, Sendable {
             try? notifier?.notify([.status("trained \(current.pipeline.examplesTrained) examples, \(Int(rate))/s, lag \(totalLag)")])
         }
     }
-}
-
-/// The final checkpoint could not be published within the shutdown grace period: the examples
-/// trained since the previous version are not saved (a restart trains them again from Kafka).
-/// `hsnn run` exits with ``exitCode`` so that `Restart=on-failure` and operators notice.
-public struct FinalCheckpointError: Error, Sendable, CustomStringConvertible {
-    /// The exit status of `hsnn run` after this failure (75, `EX_TEMPFAIL`): distinct from 1
-    /// (configuration or start-up error) and from 0 (a clean stop with the state saved).
-    public static let exitCode: Int32 = 75
-    /// Publish attempts made.
-    public var attempts: Int
-    /// Examples the unsaved state had trained in total.
-    public var examplesNotSaved: Int64
-    /// The last attempt's error.
-    public var underlying: String
-
-    public var description: String {
-        "final checkpoint failed after \(attempts) attempts (\(underlying)); the state with \(examplesNotSaved) examples trained "
-            + "was not saved, and a restart resumes from the previous version and trains the rest again from Kafka. "
-            + "Free space or fix permissions in checkpoint.dir"
-    }
-}
-
-/// Runs blocking work on a new thread, off the Swift cooperative pool.
-func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-}
-
-/// Moves a non-Sendable value from the thread that made it to the one that will own it.
-///
-/// @unchecked: the sender never touches the value again after handing it over.
-struct OwnershipTransfer<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -1,54 +1,35 @@
 import Foundation
 import HSNNEvents
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
 
-/// A learner whose complete state can be captured for a checkpoint.
-public protocol CheckpointableLearner: OnlineLearner {
-    /// A consistent deep copy, quick to take; written later from another thread.
-    func makeSnapshot() -> any LearnerSnapshot
-    /// A few cheap figures for progress reports (recent loss, schedule position, ...).
-    func progress() -> [String: Double]
-}
-
-/// A learner's state captured at one instant, written to a checkpoint folder off the training thread.
-public protocol LearnerSnapshot: Sendable {
-    /// Writes the state's files into `folder` (which exists and is empty).
-    /// - Throws: when a file cannot be written.
-    func write(to folder: URL) throws
-    /// The model and index configuration, for the manifest.
-    var configurationJSON: [String: String] { get }
-    /// Index health and other statistics, for the manifest.
-    var statistics: [String: Double] { get }
-}
-
 /// Everything a checkpoint holds, captured at one instant on the training thread.
-public struct EngineSnapshot: Sendable {
+public struct TrainerSnapshot: Sendable {
     public var learner: any LearnerSnapshot
-    public var pipeline: TrainingPipeline.State
+    public var pipeline: LearnerFeed.State
     public var takenAt: Date
     /// How long training paused to take it.
     public var pauseSeconds: Double
 }
 
 /// Runs the training loop on a dedicated thread: takes decoded records from the ingest
-/// queue, feeds the ``TrainingPipeline``, and takes snapshots on the checkpoint cadence.
+/// queue, feeds the ``LearnerFeed``, and takes snapshots on the checkpoint cadence.
 ///
 /// `trainingLock` is held while records are processed; a rebalance or shutdown takes it
 /// so that it sees no work in flight.
-final class TrainingEngine: @unchecked Sendable {
+final class TrainerThread: @unchecked Sendable {
     // @unchecked: `pipeline`, `learner`, `lastSnapshotAt` and `eventsAtLastSnapshot` are
     // only touched with `trainingLock` held.
-    private let pipeline: TrainingPipeline
+    private let pipeline: LearnerFeed
     private let learner: any CheckpointableLearner
     private let queue: IngestQueue<IngestItem>
     private let trainingLock = NSLock()
     private let chunkSize: Int
     private let snapshotEverySeconds: Double
     private let snapshotEveryEvents: Int64
-    private let onSnapshot: @Sendable (EngineSnapshot) -> Void
+    private let onSnapshot: @Sendable (TrainerSnapshot) -> Void
     private let maxBatchDelay: Duration
     /// Set by the poller once every record the broker held is handed over (see ``CaughtUpSignal``).
     private let caughtUp: CaughtUpSignal?
@@ -60,15 +41,7 @@ final class TrainingEngine: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let status: DaemonStatusBoard
 
-    private let examplesCounter = Counter(label: "hsnn_examples_trained_total")
-    private let positivesCounter = Counter(label: "hsnn_positives_trained_total")
-    private let eventsCounter = Counter(label: "hsnn_events_processed_total")
-    private let malformedSkipped = Counter(label: "hsnn_records_skipped_total")
-    private let snapshotPause = Timer(label: "hsnn_checkpoint_snapshot_pause_seconds")
-    /// Time spent waiting for records: with `hsnn_ingest_blocked_seconds_total` it tells
-    /// whether training or ingest limits the rate.
-    private let idleSeconds = FloatingPointCounter(label: "hsnn_training_idle_seconds_total")
-    private let joinerMetrics = JoinerMetrics()
+    private let metrics = TrainerMetrics()
 
     /// - Parameters:
     ///   - maxBatchDelay: a partial batch older than this is trained once every record the broker
@@ -77,9 +50,9 @@ final class TrainingEngine: @unchecked Sendable {
     ///   - onSnapshot: called on the training thread with each cadence snapshot; it must hand
     ///     the snapshot off quickly (the writing happens elsewhere).
     init(
-        pipeline: TrainingPipeline, learner: any CheckpointableLearner, queue: IngestQueue<IngestItem>, chunkSize: Int = 512,
+        pipeline: LearnerFeed, learner: any CheckpointableLearner, queue: IngestQueue<IngestItem>, chunkSize: Int = 512,
         maxBatchDelay: Duration = .zero, caughtUp: CaughtUpSignal? = nil, snapshotEverySeconds: Double, snapshotEveryEvents: Int64, status: DaemonStatusBoard,
-        onSnapshot: @escaping @Sendable (EngineSnapshot) -> Void
+        onSnapshot: @escaping @Sendable (TrainerSnapshot) -> Void
     ) {
         self.maxBatchDelay = maxBatchDelay
         self.caughtUp = caughtUp
@@ -121,7 +94,7 @@ final class TrainingEngine: @unchecked Sendable {
             let items = queue.take(max: chunkSize, timeout: 0.2)
             let waited = waitStart.duration(to: .now)
             let idle = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
-            idleSeconds.increment(by: idle)
+            metrics.idleSeconds.increment(by: idle)
             status.modify { $0.trainerIdleSeconds += idle }
             if items.isEmpty {
                 if queue.isClosed { break }
@@ -130,29 +103,22 @@ final class TrainingEngine: @unchecked Sendable {
                 continue
             }
             trainingLock.lock()
-            let before = pipeline.counters
-            let joinerBefore = pipeline.joiner.counters
+            let before = pipeline.allCounters
             for item in items {
                 switch item.payload {
                 case .event(let event): pipeline.process(event, from: item.partition, offset: item.offset)
                 case .malformed: pipeline.skip(from: item.partition, offset: item.offset)
                 }
             }
-            let after = pipeline.counters
-            let joinerAfter = pipeline.joiner.counters
-            status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
-                          learner: learner.progress())
-            if after.waitingInBatch == 0 {
+            let after = pipeline.allCounters
+            status.update(counters: after, offsets: pipeline.nextOffsets, learner: learner.progress())
+            if after.pipeline.waitingInBatch == 0 {
                 partialBatchSince = nil
-            } else if partialBatchSince == nil || after.batches != before.batches {
+            } else if partialBatchSince == nil || after.pipeline.batches != before.pipeline.batches {
                 partialBatchSince = .now
             }
             trainingLock.unlock()
-            examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
-            positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
-            eventsCounter.increment(by: Int(after.events - before.events))
-            malformedSkipped.increment(by: Int(after.skippedMalformed - before.skippedMalformed))
-            joinerMetrics.record(before: joinerBefore, after: joinerAfter)
+            metrics.feed.record(from: before, to: after, joinerRan: true)
             snapshotIfDue()
         }
     }
@@ -164,23 +130,22 @@ final class TrainingEngine: @unchecked Sendable {
     private func trainPartialBatchIfDue() {
         guard maxBatchDelay > .zero, caughtUp?.isCaughtUp ?? true else { return }
         trainingLock.lock()
-        let before = pipeline.counters
+        let before = pipeline.allCounters
         // A partial batch restored from a checkpoint or filled by a rebalance starts its clock here.
-        if before.waitingInBatch > 0, partialBatchSince == nil { partialBatchSince = .now }
-        guard before.waitingInBatch > 0, let since = partialBatchSince, since.duration(to: .now) >= maxBatchDelay,
+        if before.pipeline.waitingInBatch > 0, partialBatchSince == nil { partialBatchSince = .now }
+        guard before.pipeline.waitingInBatch > 0, let since = partialBatchSince, since.duration(to: .now) >= maxBatchDelay,
               queue.count == 0
         else {
             trainingLock.unlock()
             return
         }
         pipeline.trainPartialBatch()
-        let after = pipeline.counters
-        status.update(pipeline: after, joiner: pipeline.joiner.counters, offsets: pipeline.nextOffsets,
-                      learner: learner.progress())
+        let after = pipeline.allCounters
+        status.update(counters: after, offsets: pipeline.nextOffsets, learner: learner.progress())
         partialBatchSince = nil
         trainingLock.unlock()
-        examplesCounter.increment(by: Int(after.examplesTrained - before.examplesTrained))
-        positivesCounter.increment(by: Int(after.positivesTrained - before.positivesTrained))
+        // Only the batch was trained: the joiner's gauge keeps the value of the last chunk.
+        metrics.feed.record(from: before, to: after, joinerRan: false)
     }
 
     private func snapshotIfDue() {
@@ -199,47 +164,26 @@ final class TrainingEngine: @unchecked Sendable {
     }
 
     /// Pauses training between chunks and captures learner and pipeline state together.
-    func snapshot() -> EngineSnapshot {
+    func snapshot() -> TrainerSnapshot {
         trainingLock.lock(); defer { trainingLock.unlock() }
         return takeSnapshotLocked()
     }
 
-    private func takeSnapshotLocked() -> EngineSnapshot {
+    private func takeSnapshotLocked() -> TrainerSnapshot {
         let start = ContinuousClock.now
         let learnerSnapshot = learner.makeSnapshot()
         let state = pipeline.state()
         let pause = start.duration(to: .now)
         let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) * 1e-18
-        snapshotPause.recordNanoseconds(Int64(seconds * 1e9))
+        metrics.snapshotPause.recordNanoseconds(Int64(seconds * 1e9))
         lastSnapshotAt = Date()
         eventsAtLastSnapshot = state.counters.events
-        return EngineSnapshot(learner: learnerSnapshot, pipeline: state, takenAt: lastSnapshotAt, pauseSeconds: seconds)
+        return TrainerSnapshot(learner: learnerSnapshot, pipeline: state, takenAt: lastSnapshotAt, pauseSeconds: seconds)
     }
 
     /// Runs `body` with training paused between chunks (rebalances).
-    func withTrainingPaused<T>(_ body: (TrainingPipeline) throws -> T) rethrows -> T {
+    func withTrainingPaused<T>(_ body: (LearnerFeed) throws -> T) rethrows -> T {
         trainingLock.lock(); defer { trainingLock.unlock() }
         return try body(pipeline)
-    }
-}
-
-/// The impression/click joiner's counters as Prometheus metrics.
-struct JoinerMetrics {
-    let duplicates = Counter(label: "hsnn_joiner_duplicates_total")
-    let unmatchedClicks = Counter(label: "hsnn_joiner_unmatched_clicks_total")
-    let overflow = Counter(label: "hsnn_joiner_overflow_total")
-    let joinedPositive = Counter(label: "hsnn_joiner_joined_positive_total")
-    let expiredNegative = Counter(label: "hsnn_joiner_expired_negative_total")
-    let prelabeled = Counter(label: "hsnn_joiner_prelabeled_total")
-    let pending = Gauge(label: "hsnn_joiner_pending_impressions")
-
-    func record(before: JoinerCounters, after: JoinerCounters) {
-        duplicates.increment(by: Int(after.duplicates - before.duplicates))
-        unmatchedClicks.increment(by: Int(after.unmatchedClicks - before.unmatchedClicks))
-        overflow.increment(by: Int(after.overflow - before.overflow))
-        joinedPositive.increment(by: Int(after.joinedPositive - before.joinedPositive))
-        expiredNegative.increment(by: Int(after.expiredNegative - before.expiredNegative))
-        prelabeled.increment(by: Int(after.prelabeled - before.prelabeled))
-        pending.record(Double(after.pendingImpressions))
     }
 }

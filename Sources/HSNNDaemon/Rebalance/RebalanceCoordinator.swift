@@ -1,6 +1,6 @@
 import Foundation
 import HSNNKafka
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Synchronization
 
@@ -25,7 +25,7 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     // @unchecked: `parts` and `owned` are behind Mutexes; the rest is immutable.
     struct Parts {
         var consumer: KafkaConsumer
-        var engine: TrainingEngine
+        var engine: TrainerThread
         var poller: IngestPoller
         var queue: IngestQueue<IngestItem>
         var publisher: CheckpointPublisher

@@ -1,5 +1,5 @@
 import HSNNEvents
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 /// Records what it is asked to do, so tests can compare runs.
@@ -30,8 +30,8 @@ private final class RecordingLearner: OnlineLearner {
         return out
     }
 
-    fileprivate func pipeline(_ learner: RecordingLearner) -> TrainingPipeline {
-        TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: JoinerConfiguration(attributionWindowMs: 5_000)), batchSize: 4)
+    fileprivate func pipeline(_ learner: RecordingLearner) -> LearnerFeed {
+        LearnerFeed(learner: learner, joiner: ImpressionClickJoiner(configuration: JoinerConfiguration(attributionWindowMs: 5_000)), batchSize: 4)
     }
 
     @Test func trainsFullBatchesAndTracksOffsets() {
@@ -61,7 +61,7 @@ private final class RecordingLearner: OnlineLearner {
             for (offset, e) in all[..<cut].enumerated() { first.process(e, from: source, offset: Int64(offset)) }
             let state = first.state()
             #expect(state.nextOffsets[source] == Int64(cut))
-            let resumed = TrainingPipeline(learner: learner, joinerConfiguration: first.joiner.configuration, batchSize: 4, state: state)
+            let resumed = LearnerFeed(learner: learner, joinerConfiguration: first.joiner.configuration, batchSize: 4, state: state)
             for offset in cut..<all.count { resumed.process(all[offset], from: source, offset: Int64(offset)) }
             #expect(learner.log == reference.log)
             #expect(resumed.counters == p.counters)

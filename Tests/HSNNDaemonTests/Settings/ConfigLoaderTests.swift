@@ -1,4 +1,5 @@
 import Foundation
+import HSNNDaemon
 import Testing
 @testable import HSNNOps
 

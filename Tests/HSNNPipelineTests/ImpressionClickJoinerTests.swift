@@ -1,5 +1,5 @@
 import HSNNEvents
-import HSNNStream
+import HSNNPipeline
 import Testing
 
 private func impression(_ id: String, request: String = "r", user: String = "u", item: String = "i", at ts: Int64, clicked: Bool? = nil) -> Event {

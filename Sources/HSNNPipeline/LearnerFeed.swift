@@ -1,51 +1,5 @@
 import HSNNEvents
 
-/// A Kafka topic partition (or any other ordered source of events).
-public struct StreamPartition: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public static func < (lhs: StreamPartition, rhs: StreamPartition) -> Bool {
-        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
-    }
-
-    public var description: String { "\(topic)/\(partition)" }
-}
-
-/// What the pipeline trains: the model behind an online-learning interface.
-///
-/// Every call comes from the one thread that drives the ``TrainingPipeline``.
-public protocol OnlineLearner: AnyObject {
-    /// Applies an item catalog change (index a new item, remove a deleted one).
-    func apply(_ item: ItemEvent)
-    /// Trains on one mini-batch, then updates any online state (cross features) from it.
-    func train(_ batch: [LabeledExample])
-}
-
-/// Counters of the pipeline (the joiner keeps its own).
-public struct PipelineCounters: Sendable, Hashable, Codable {
-    /// Events handed to the pipeline (decoded successfully).
-    public var events: Int64 = 0
-    public var itemUpserts: Int64 = 0
-    public var itemDeletes: Int64 = 0
-    /// Examples trained on.
-    public var examplesTrained: Int64 = 0
-    public var positivesTrained: Int64 = 0
-    /// Mini-batches trained.
-    public var batches: Int64 = 0
-    /// Records skipped because they could not be decoded.
-    public var skippedMalformed: Int64 = 0
-    /// Labelled examples waiting for their mini-batch to fill (trained with the next ones).
-    public var waitingInBatch: Int64 = 0
-
-    public init() {}
-}
-
 /// Turns an ordered stream of events into model updates, and knows exactly which
 /// source offsets the model state reflects.
 ///
@@ -58,11 +12,13 @@ public struct PipelineCounters: Sendable, Hashable, Codable {
 /// uninterrupted run trains.
 ///
 /// Not thread-safe: one owner (the training thread) drives it.
-public final class TrainingPipeline {
+public final class LearnerFeed {
     public let learner: any OnlineLearner
     public let joiner: ImpressionClickJoiner
     public let batchSize: Int
     public private(set) var counters = PipelineCounters()
+    /// The pipeline's and the joiner's counters, read together.
+    public var allCounters: FeedCounters { FeedCounters(pipeline: counters, joiner: joiner.counters) }
     /// For each partition, the next offset whose event is not yet reflected in the state.
     public private(set) var nextOffsets: [StreamPartition: Int64] = [:]
     private var batch: [LabeledExample] = []
@@ -149,6 +105,9 @@ public final class TrainingPipeline {
         public var nextOffsets: [StreamPartition: Int64]
         public var partialBatch: [LabeledExample]
         public var joiner: ImpressionClickJoiner.State
+
+        /// The pipeline's and the joiner's counters in this state.
+        public var allCounters: FeedCounters { FeedCounters(pipeline: counters, joiner: joiner.counters) }
     }
 
     /// A copy of the state, consistent with the learner's state at this instant.

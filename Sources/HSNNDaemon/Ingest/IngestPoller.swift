@@ -2,7 +2,7 @@ import Foundation
 import HSNNEvents
 import HSNNKafka
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
@@ -88,10 +88,7 @@ final class IngestPoller: @unchecked Sendable {
     private var pausedPartitions: Set<StreamPartition> = []
     private let logger: Logger
     private let badInputLog: RateLimitedLogger
-    private let pollErrors = Counter(label: "hsnn_ingest_poll_errors_total")
-    private let pauses = Counter(label: "hsnn_ingest_backpressure_pauses_total")
-    private let blockedSeconds = FloatingPointCounter(label: "hsnn_ingest_blocked_seconds_total")
-    private let recordsIn = Counter(label: "hsnn_ingest_records_total")
+    private let metrics = IngestMetrics()
 
     /// Longest single wait on a full queue between checks for shutdown and a stalled trainer.
     static let waitSlice: Duration = .milliseconds(50)
@@ -124,7 +121,7 @@ final class IngestPoller: @unchecked Sendable {
         self.deadLetter = deadLetter
         self.badInputLog = RateLimitedLogger(
             logger: logger, limiter: LogRateLimiter(limit: 10, interval: .seconds(10)),
-            suppressedCounter: Counter(label: "hsnn_log_suppressed_total"))
+            suppressedCounter: metrics.logSuppressed)
     }
 
     func start() {
@@ -198,7 +195,7 @@ final class IngestPoller: @unchecked Sendable {
                     self.ingest(view)
                 }
             } catch {
-                pollErrors.increment()
+                metrics.pollErrors.increment()
                 badInputLog.warning(key: "poll", "polling failed; retrying", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 0.1)
                 continue
@@ -211,7 +208,7 @@ final class IngestPoller: @unchecked Sendable {
                 }
                 continue
             }
-            recordsIn.increment()
+            metrics.records.increment()
             guard let item = polled else { continue }
             // Records of partitions that are not paused (assigned while paused) queue
             // behind the held ones, so each partition's records stay in order.
@@ -236,7 +233,7 @@ final class IngestPoller: @unchecked Sendable {
         let outcome = queue.offer(item, stallLimit: pauseAfter, slice: Self.waitSlice) { isStopRequested }
         let waited = start.duration(to: .now)
         let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
-        blockedSeconds.increment(by: seconds)
+        metrics.blockedSeconds.increment(by: seconds)
         status.modify { $0.ingestBlockedSeconds += seconds }
         if outcome == .stalled {
             logger.info("the trainer took nothing from the full ingest queue for ingest.pause_after_ms; pausing partitions",
@@ -285,7 +282,7 @@ final class IngestPoller: @unchecked Sendable {
                 $0.pausedForBackpressure = pause
                 if started { $0.backpressurePauses += 1 }
             }
-            if started { pauses.increment() }
+            if started { metrics.pauses.increment() }
             logger.debug(pause ? "paused partitions" : "resumed partitions",
                          metadata: ["ingest.queued": "\(queue.count)", "ingest.held": "\(held.count)"])
         } catch {
@@ -308,7 +305,7 @@ final class IngestPoller: @unchecked Sendable {
         nextHealthCheck = ContinuousClock.now + .milliseconds(500)
         let errors = consumer.errors
         if errors.count > errorsSeen {
-            pollErrors.increment(by: errors.count - errorsSeen)
+            metrics.pollErrors.increment(by: errors.count - errorsSeen)
             errorsSeen = errors.count
         }
         let connection = Self.connectionState(consumer.statistics, livenessTimeout: livenessTimeout, now: Date())
@@ -352,8 +349,7 @@ final class IngestPoller: @unchecked Sendable {
         defer { if !halted { expected[partition] = offset + 1 } }
         guard let next = expected[partition], offset > next else { return true }
         let lost = offset - next
-        Counter(label: "hsnn_ingest_records_lost_total",
-                dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")]).increment(by: Int(lost))
+        metrics.recordsLost(partition.topic, "\(partition.partition)").increment(by: Int(lost))
         status.modify { $0.recordsLost[partition.description, default: 0] += lost }
         logger.error("records lost: the broker no longer holds them (retention), and the consumer skipped to the oldest one it has", metadata: [
             "kafka.topic": "\(partition.topic)", "kafka.partition": "\(partition.partition)",
@@ -375,7 +371,7 @@ final class IngestPoller: @unchecked Sendable {
         case .success(let event):
             return IngestItem(partition: partition, offset: view.offset, payload: .event(event))
         case .failure(let error):
-            Counter(label: "hsnn_ingest_malformed_total", dimensions: [("reason", error.reason)]).increment()
+            metrics.malformed(error.reason).increment()
             status.modify { $0.malformed[error.reason, default: 0] += 1 }
             badInputLog.warning(key: error.reason, "skipped malformed record", metadata: [
                 "kafka.topic": "\(view.topic)", "kafka.partition": "\(view.partition)",
