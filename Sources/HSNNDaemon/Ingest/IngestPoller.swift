@@ -7,37 +7,6 @@ import Logging
 import Metrics
 import Synchronization
 
-/// One decoded record on its way from the poller to the trainer.
-struct IngestItem: Sendable {
-    enum Payload: Sendable {
-        case event(Event)
-        /// The record could not be used; it still advances the offset.
-        case malformed
-    }
-
-    var partition: StreamPartition
-    var offset: Int64
-    var payload: Payload
-}
-
-/// Whether the poller has handed over every record the broker held for every assigned
-/// partition (each one's end reached, nothing held back, not paused): the stream is quiet at
-/// the broker, not only slower than the trainer.
-final class CaughtUpSignal: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isCaughtUp: Bool { value.load(ordering: .acquiring) }
-    func set(_ caughtUp: Bool) { value.store(caughtUp, ordering: .releasing) }
-}
-
-/// A record that could not be decoded, copied for the dead-letter topic.
-struct RejectedRecord: Sendable {
-    var partition: StreamPartition
-    var offset: Int64
-    var key: [UInt8]?
-    var value: [UInt8]?
-    var error: RecordDecodeError
-}
-
 /// Polls the Kafka consumer on a dedicated thread (never the Swift cooperative pool),
 /// decodes records and hands them to the trainer through the ``IngestQueue``.
 ///
@@ -384,28 +353,5 @@ final class IngestPoller: @unchecked Sendable {
             }
             return IngestItem(partition: partition, offset: view.offset, payload: .malformed)
         }
-    }
-}
-
-/// What the daemon does when records were skipped because the broker no longer held them
-/// (`kafka.on_data_loss`).
-public enum DataLossPolicy: String, Sendable {
-    /// Log and count the loss, and train on from the oldest record still held.
-    case `continue`
-    /// Log and count the loss, hand nothing more to the trainer, and stop the daemon.
-    case fail
-}
-
-/// Records were skipped by an offset reset and `kafka.on_data_loss` is `fail`.
-public struct DataLossError: Error, Sendable, CustomStringConvertible {
-    public var partition: StreamPartition
-    /// First and last offset skipped.
-    public var from: Int64
-    public var to: Int64
-
-    public var description: String {
-        "records \(from)...\(to) of \(partition) were deleted by the broker (retention) before they were trained; "
-            + "the final checkpoint holds the state before them. To accept the loss and go on, set "
-            + "kafka.on_data_loss = \"continue\" (or start with --set kafka.on_data_loss=continue)"
     }
 }
