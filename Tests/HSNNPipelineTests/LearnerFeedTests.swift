@@ -11,7 +11,7 @@ private final class RecordingLearner: OnlineLearner {
     }
 }
 
-@Suite struct TrainingPipelineTests {
+@Suite struct LearnerFeedTests {
     let source = StreamPartition(topic: "hsnn.events", partition: 0)
 
     func events(_ n: Int) -> [Event] {
