@@ -4,13 +4,14 @@ import PackageDescription
 // Module map (arrows point one way):
 //
 //   COpenBLAS ─ HSNNMath ─┐
-//   HSNNEvents ─ HSNNSynth │
+//   HSNNEvents ───────────┤
 //   Safetensors ──────────┼─ HSNNModel ─────────────────┐
 //   HSNNEvents ─ HSNNPipeline (joiner, ordered batching) ┤
 //   CRdkafka ─ HSNNKafka ───────────────────────────────┤
 //   Safetensors ─ HSNNCheckpoint ───────────────────────┼─ HSNNDaemon ─ hsnn (CLI)
 //   HSNNOps (config engine, HTTP, logging, systemd) ────┤
 //   COpenBLAS ─ BLASRuntime (kernel selection) ─────────┘
+//   HSNNEvents ─ HSNNSynth (the synthetic stream; used by the CLI)
 //
 // HSNNDaemon: Ingest/ (Kafka poller, queue, decoding, dead letters), Training/ (the stream
 // training service, the trainer thread, the learner), Checkpointing/, Rebalance/, Settings/
