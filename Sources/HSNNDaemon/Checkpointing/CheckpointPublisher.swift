@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Writes engine snapshots as checkpoint versions, off the training thread.
+/// Writes trainer snapshots as checkpoint versions, off the training thread.
 ///
 /// Cadence snapshots are handed to ``submit(_:)`` and written by a background thread
 /// (when one is still being written, a newer one replaces the waiting one). Rebalances

@@ -25,7 +25,7 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     // @unchecked: `parts` and `owned` are behind Mutexes; the rest is immutable.
     struct Parts {
         var consumer: KafkaConsumer
-        var engine: TrainerThread
+        var trainer: TrainerThread
         var poller: IngestPoller
         var queue: IngestQueue<IngestItem>
         var publisher: CheckpointPublisher
@@ -78,7 +78,7 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
     func partitionsAssigned(_ partitions: [KafkaTopicPartition], consumer: KafkaConsumer) -> [KafkaTopicPartition: Int64] {
         guard let p = parts.withLock({ $0 }) else { return [:] }
         let committed = (try? consumer.committedOffsets(for: partitions, timeout: .seconds(10))) ?? [:]
-        let reflected = p.engine.withTrainingPaused { $0.nextOffsets }
+        let reflected = p.trainer.withTrainingPaused { $0.nextOffsets }
         var start: [KafkaTopicPartition: Int64] = [:]
         let restoredWins = restoredWins.withLock { $0 }
         for tp in partitions {
@@ -116,9 +116,9 @@ final class RebalanceCoordinator: KafkaRebalanceHandler, @unchecked Sendable {
         p.queue.removeAll { revoked.contains($0.partition) }
         if !lost, !closing.withLock({ $0 }) {
             // Publish while the partitions are still ours, so the commit covers them.
-            _ = try? p.publisher.publishNow(p.engine.snapshot())
+            _ = try? p.publisher.publishNow(p.trainer.snapshot())
         }
-        p.engine.withTrainingPaused { pipeline in
+        p.trainer.withTrainingPaused { pipeline in
             for partition in revoked { pipeline.removePartition(partition) }
         }
         owned.withLock { $0.subtract(revoked) }

@@ -103,7 +103,7 @@ public final class StreamTrainingService: Service, Sendable {
                                             latestState: fellBack ? nil : pipelineState) { offsets in
             coordinator.commit(offsets)
         }
-        let engine = TrainerThread(
+        let trainer = TrainerThread(
             pipeline: pipeline, learner: learner, queue: queue, maxBatchDelay: s.maxBatchDelay, caughtUp: caughtUp,
             snapshotEverySeconds: s.checkpointEverySeconds, snapshotEveryEvents: s.checkpointEveryEvents, status: status,
             onSnapshot: { publisher.submit($0) })
@@ -115,11 +115,11 @@ public final class StreamTrainingService: Service, Sendable {
             pollTimeout: s.pollTimeout, pauseAfter: s.pauseAfter, lossPolicy: s.failOnDataLoss ? .fail : .continue,
             livenessTimeout: s.livenessTimeout, status: status, logger: logger,
             deadLetter: deadLetterSink, caughtUp: caughtUp, onDataLoss: { fatal.yield($0) })
-        coordinator.attach(.init(consumer: consumer, engine: engine, poller: poller, queue: queue, publisher: publisher))
+        coordinator.attach(.init(consumer: consumer, trainer: trainer, poller: poller, queue: queue, publisher: publisher))
 
         try consumer.subscribe(topics: [s.eventsTopic, s.itemsTopic])
         publisher.start()
-        engine.start()
+        trainer.start()
         poller.start()
         try? notifier?.notify([.ready, .status("consuming \(s.eventsTopic), \(s.itemsTopic)")])
         logger.info("daemon started", metadata: ["kafka.bootstrap": "\(bootstrap)", "kafka.group": "\(s.groupID)",
@@ -150,10 +150,10 @@ public final class StreamTrainingService: Service, Sendable {
         let finalFailure = try await onDedicatedThread { () -> FinalCheckpointError? in
             self.status.stopStep("finishing the chunk in progress")
             poller.stop()
-            engine.stop()
+            trainer.stop()
             publisher.stop()
             self.status.stopStep("publishing the final checkpoint")
-            let failure = self.publishFinal(engine.snapshot(), with: publisher,
+            let failure = self.publishFinal(trainer.snapshot(), with: publisher,
                                             deadline: stopStarted + s.shutdownGrace * Self.finalPublishShare)
             let exitCode: Int32 = failure != nil ? FinalCheckpointError.exitCode : (stopReason != nil ? 1 : 0)
             self.status.stopStep("leaving the consumer group", exitCode: exitCode)
