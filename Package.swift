@@ -1,20 +1,30 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Module map (arrows point one way):
+// Module map (arrows point one way; every module may use HSNNSupport):
 //
-//   HSNNSupport (duration conversions, string escaping, dedicated threads): used by every module
-//   COpenBLAS ─ HSNNMath ─┐   (tensors, layers, losses; BLAS/: the OpenBLAS bridge + kernel selection)
-//   HSNNEvents, HSNNMath ─ HSNNSynth (synthetic stream)
-//   Safetensors ──────────┼─ HSNNModel ─┐
-//   HSNNEvents ─ HSNNStream (joiner) ────┤
-//   CRdkafka ─ HSNNKafka ────────────────┤
-//   Safetensors ─ HSNNCheckpoint ────────┼─ HSNNDaemon ─ HSNNBench ─ hsnn (CLI)
-//   HSNNOps (config, HTTP, systemd) ─────┘
-//   HeapModule (swift-collections): the joiner's deadlines, the synthetic stream's clicks, retrieval's top-K
+//   COpenBLAS ─ HSNNMath (tensors, layers, losses; BLAS/: the OpenBLAS bridge, kernel selection)
+//   HSNNEvents (event schema, JSON decoding and encoding)
+//   HSNNEvents, HSNNMath ─ HSNNSynth (the synthetic stream)
+//   HSNNMath, HSNNEvents, Safetensors ─ HSNNModel (MoNN, learned index, retrieval, evaluation)
+//   HSNNEvents ─ HSNNPipeline (joiner, ordered batching, the learner protocol)
+//   CRdkafka ─ HSNNKafka (the librdkafka bridge)
+//   Safetensors ─ HSNNCheckpoint (the versioned checkpoint store)
+//   HSNNOps (the generic configuration engine, logging, HTTP, metrics, systemd)
+//   HSNNMath, HSNNEvents, HSNNModel, HSNNPipeline, HSNNKafka, HSNNCheckpoint, HSNNOps ─ HSNNDaemon
+//   HSNNDaemon and the modules it measures, HSNNSynth ─ HSNNBench (every benchmark and its report)
+//   HSNNDaemon, HSNNBench and the lower modules ─ hsnn (the command-line interface)
 //
-//   HSNNBench holds every benchmark (decode, model, publish, sgemm, end to end) and its report;
-//   it depends on the modules it measures. The CLI's `hsnn bench` commands only print its results.
+// HeapModule (swift-collections) orders the joiner's deadlines, the synthetic stream's clicks
+// and retrieval's top-K.
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let inMemoryLog = Target.Dependency.product(name: "InMemoryLogging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let signals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
+let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
 
 let package = Package(
     name: "hsnn",
@@ -29,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -44,83 +56,62 @@ let package = Package(
         .target(name: "HSNNMath", dependencies: ["COpenBLAS"]),
         .target(name: "Safetensors", dependencies: ["HSNNSupport"]),
         .target(name: "HSNNEvents"),
-        .target(name: "HSNNSynth", dependencies: [
-            "HSNNEvents", "HSNNMath", .product(name: "HeapModule", package: "swift-collections"),
-        ]),
-        .target(name: "HSNNModel", dependencies: [
-            "HSNNMath", "HSNNEvents", "Safetensors", "HSNNSupport",
-            .product(name: "HeapModule", package: "swift-collections"),
-        ]),
-        .target(name: "HSNNStream", dependencies: [
-            "HSNNEvents", .product(name: "HeapModule", package: "swift-collections"),
-        ]),
-        .target(name: "HSNNKafka", dependencies: [
-            "CRdkafka", "HSNNSupport",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(name: "HSNNSynth", dependencies: ["HSNNEvents", "HSNNMath", heap]),
+        .target(name: "HSNNModel", dependencies: ["HSNNMath", "HSNNEvents", "Safetensors", "HSNNSupport", heap]),
+        .target(name: "HSNNPipeline", dependencies: ["HSNNEvents", heap]),
+        .target(name: "HSNNKafka", dependencies: ["CRdkafka", "HSNNSupport", log]),
         .target(name: "HSNNCheckpoint", dependencies: [
-            "Safetensors", "HSNNSupport",
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
+            "Safetensors", "HSNNSupport", log, .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "HSNNOps", dependencies: [
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
+            log, metrics, lifecycle,
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .target(name: "HSNNDaemon", dependencies: [
-            "HSNNModel", "HSNNStream", "HSNNKafka", "HSNNCheckpoint", "HSNNOps", "HSNNSynth",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            "HSNNMath", "HSNNEvents", "HSNNModel", "HSNNPipeline", "HSNNKafka", "HSNNCheckpoint", "HSNNOps",
+            "HSNNSupport", log, metrics, lifecycle, signals,
         ]),
         .target(name: "HSNNBench", dependencies: [
-            "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNStream", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint", "HSNNOps",
-            "HSNNMath", "Safetensors", "HSNNSupport",
+            "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNPipeline", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint",
+            "HSNNOps", "HSNNMath", "Safetensors", "HSNNSupport", log, metrics, lifecycle, signals,
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hsnn", dependencies: [
-            "HSNNDaemon", "HSNNBench", "HSNNMath", "HSNNSupport",
+            "HSNNDaemon", "HSNNBench", "HSNNMath", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNModel",
+            "HSNNOps", "HSNNPipeline", "HSNNSynth", "HSNNSupport", log, coreMetrics, lifecycle,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
-        // Tests: unit targets run in parallel; IntegrationTests (Kafka clusters, daemon processes,
-        // Python, tmpfs mounts) run serially. HSNNTestSupport holds what several of them share.
-        .target(name: "HSNNTestSupport", dependencies: [
-            "HSNNCheckpoint", "Safetensors",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "InMemoryLogging", package: "swift-log"),
-        ], path: "Tests/HSNNTestSupport"),
-        .testTarget(name: "IntegrationTests", dependencies: [
-            "HSNNKafka", "HSNNCheckpoint", "Safetensors", "HSNNSupport", "HSNNTestSupport",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "InMemoryLogging", package: "swift-log"),
-        ]),
+        // Tests. Unit targets run in parallel; IntegrationTests (Kafka clusters, daemon
+        // processes, Python, tmpfs mounts) runs serially (scripts/test). HSNNTestSupport holds
+        // what several of them share.
+        .target(name: "HSNNTestSupport", dependencies: ["HSNNCheckpoint", "Safetensors", log, inMemoryLog],
+                path: "Tests/HSNNTestSupport"),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
-        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth", "HSNNMath"]),
-        .testTarget(name: "HSNNStreamTests", dependencies: ["HSNNStream"]),
         .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
+        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
+        .testTarget(name: "HSNNPipelineTests", dependencies: ["HSNNPipeline", "HSNNEvents"]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
-            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", .product(name: "InMemoryLogging", package: "swift-log"),
+            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", inMemoryLog,
         ]),
-        .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps"]),
-        .testTarget(name: "HSNNDaemonTests", dependencies: ["HSNNDaemon"]),
+        .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps", log, metrics, lifecycle]),
+        .testTarget(name: "HSNNDaemonTests", dependencies: [
+            "HSNNDaemon", "HSNNEvents", "HSNNModel", "HSNNOps", "HSNNPipeline", log, lifecycle,
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .testTarget(name: "HSNNBenchTests", dependencies: ["HSNNBench", "HSNNTestSupport", log, inMemoryLog]),
         .testTarget(name: "hsnnTests", dependencies: [
-            "hsnn", "HSNNCheckpoint", "Safetensors", "HSNNTestSupport",
-            .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+            "hsnn", "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", log, inMemoryLog,
         ]),
-        .testTarget(name: "HSNNBenchTests", dependencies: [
-            "HSNNBench", "HSNNTestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "HSNNDaemon", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNMath", "HSNNModel", "HSNNOps",
+            "HSNNPipeline", "Safetensors", "HSNNSupport", "HSNNTestSupport", log, inMemoryLog, lifecycle,
         ]),
     ]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import HSNNStream
+import HSNNPipeline
 import Synchronization
 
 /// The daemon's live status, written by its parts and read by `/status` and `/readyz`.
@@ -98,10 +98,10 @@ public final class DaemonStatusBoard: Sendable {
 
     public func modify(_ body: (inout Status) -> Void) { state.withLock { body(&$0) } }
 
-    func update(pipeline: PipelineCounters, joiner: JoinerCounters, offsets: [StreamPartition: Int64], learner: [String: Double]) {
+    func update(counters: FeedCounters, offsets: [StreamPartition: Int64], learner: [String: Double]) {
         state.withLock { s in
-            s.pipeline = pipeline
-            s.joiner = joiner
+            s.pipeline = counters.pipeline
+            s.joiner = counters.joiner
             s.offsets = Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.description, $0.value) })
             s.learner = learner
         }

@@ -6,7 +6,7 @@ import HSNNEvents
 import HSNNKafka
 import HSNNModel
 import HSNNOps
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import Logging
 import ServiceLifecycle
@@ -42,7 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
         let streamConfig = synth
         let settings = DaemonSettings(configuration)
         let status = DaemonStatusBoard()
-        var runtime = DaemonRuntime(configuration: configuration, status: status) { bootstrap in
+        var runtime = DaemonRuntime(configuration: configuration, blasReport: HSNNCommand.blasReport, status: status) { bootstrap in
             let thread = Thread {
                 do {
                     _ = try DemoProducer.produce(streamConfig, impressions: trainImpressions, bootstrap: bootstrap,
@@ -54,7 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
             thread.start()
         }
         runtime.extraServices = [DemoCompletion(expectedImpressions: Int64(trainImpressions), status: status)]
-        try await runtime.run()
+        try await runtime.runForCommandLine(finalCheckpointStatus: false)
 
         // Holdout evaluation of the final checkpoint.
         let store = try CheckpointStore(directory: URL(fileURLWithPath: settings.checkpointDirectory), logger: Logger(label: "hsnn.demo"), create: false)

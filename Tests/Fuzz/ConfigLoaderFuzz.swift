@@ -1,6 +1,6 @@
 // libFuzzer entry point for the configuration loader (the path `hsnn config check` and
 // `hsnn run` take before the model checks). scripts/fuzz compiles it into one module with the
-// HSNNOps/Config sources and links TOMLKit (it is not part of the package build).
+// HSNNOps/Config sources and the daemon's sections and links TOMLKit (it is not part of the package build).
 //
 // Input: TOML text, then optionally a NUL byte followed by `--set` overrides, one per line.
 

@@ -115,7 +115,7 @@ struct StatusFailure: Error, CustomStringConvertible {
     }
 
     @Test func bindingReadsHTTPSection() throws {
-        let config = try ConfigLoader(schema: .hsnn).load(tomlText: "[http]\nhost = \"0.0.0.0\"\nport = 9999\n", fileName: "f.toml")
+        let config = try ConfigLoader(schema: ConfigSchema(sections: [.http])).load(tomlText: "[http]\nhost = \"0.0.0.0\"\nport = 9999\n", fileName: "f.toml")
         #expect(OpsHTTPServer.Binding(config) == .init(host: "0.0.0.0", port: 9999))
     }
 }

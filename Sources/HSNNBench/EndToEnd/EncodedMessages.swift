@@ -1,4 +1,4 @@
-import HSNNStream
+import HSNNPipeline
 
 /// The synthetic messages of the measured slice, back to back in one buffer, as the broker holds them.
 struct EncodedMessages {

@@ -1,5 +1,5 @@
 import HSNNDaemon
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import Logging
 import ServiceLifecycle

@@ -1,7 +1,7 @@
 import HSNNDaemon
 import HSNNKafka
 import HSNNModel
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import Logging
 import ServiceLifecycle
@@ -41,7 +41,7 @@ struct EndToEndRun {
             settings.brokers = mock.bootstrapServers
             cluster = mock
         }
-        let daemon = TrainingDaemon(
+        let daemon = StreamTrainingService(
             settings: settings, factory: HSNNLearnerFactory(config: model, itemTTLMs: itemTTLMs, logger: logger),
             status: status, notifier: nil, logger: logger)
         let driver = EndToEndDriver(

@@ -1,5 +1,5 @@
 import HSNNEvents
-import HSNNStream
+import HSNNPipeline
 
 /// What a pipeline run hands its learner, in order: the input of the training stage.
 enum LearnerStep {

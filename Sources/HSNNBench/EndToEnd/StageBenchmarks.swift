@@ -2,7 +2,7 @@ import HSNNMath
 import HSNNDaemon
 import HSNNEvents
 import HSNNModel
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import HSNNSupport
 
@@ -119,7 +119,7 @@ enum StageBenchmarks {
 
     private static func feed(_ events: [Event], partitions: [StreamPartition], into learner: any OnlineLearner,
                              settings: DaemonSettings, finish: Bool) {
-        let pipeline = TrainingPipeline(learner: learner, joiner: ImpressionClickJoiner(configuration: settings.joiner),
+        let pipeline = LearnerFeed(learner: learner, joiner: ImpressionClickJoiner(configuration: settings.joiner),
                                         batchSize: settings.batchSize)
         for (offset, event) in events.enumerated() {
             pipeline.process(event, from: partitions[offset], offset: Int64(offset))

@@ -1,6 +1,6 @@
 import Foundation
 import HSNNDaemon
-import HSNNStream
+import HSNNPipeline
 import HSNNSynth
 import HSNNSupport
 

@@ -34,7 +34,7 @@ public struct MoNNSize: Sendable, Hashable, Codable {
 /// rate on a 2-core machine.
 ///
 /// Keys in configuration files and `--set` overrides are `section.key` with the snake_case names
-/// listed in ``keys`` (e.g. `model.kind`, `index.nodes`, `training.batch_size`).
+/// listed in ``keyTable`` (e.g. `model.kind`, `index.nodes`, `training.batch_size`).
 public struct ModelConfig: Sendable, Hashable, Codable {
     // MARK: model
     public var kind: ModelKind = .hsnn
@@ -142,135 +142,6 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var positiveWeight: Double = 1
 
     public init() {}
-
-    /// Configuration keys with their documentation (for `--set` and files).
-    public static let keys: [(key: String, help: String)] = [
-        ("model.kind", "hsnn | two_tower"),
-        ("model.embedding_dim", "embedding width"), ("model.hash_buckets", "rows per hashed table"),
-        ("model.max_user_fields", "categorical user feature slots"), ("model.max_item_fields", "categorical item feature slots"),
-        ("model.max_dense_features", "numeric features per side"), ("model.max_item_values", "values stored per item"),
-        ("model.dim", "tower output width d"),
-        ("model.item_user_rows", "item-level num_u"), ("model.item_item_rows", "item-level num_i"),
-        ("model.item_tower_hidden", "item-level tower hidden widths"), ("model.item_interaction_hidden", ""),
-        ("model.item_over_hidden", ""),
-        ("model.index_user_rows", "index-level num_u"), ("model.index_item_rows", "index-level num_i"),
-        ("model.index_tower_hidden", ""), ("model.index_interaction_hidden", ""), ("model.index_over_hidden", ""),
-        ("model.layer_norm", "layer norm in hidden layers"),
-        ("model.cross_half_life_ms", "cross-feature half-life"), ("model.recency_scale_ms", "recency time scale"),
-        ("model.cross_max_values_per_user", ""), ("model.cross_max_users", ""),
-        ("index.levels", "2 or 3"), ("index.nodes", "codebook sizes"), ("index.dim", "node embedding width"),
-        ("index.beam", "beam per level"),
-        ("index.beam_min_items_per_k", "the last level's beam widens until its leaves hold this many items per requested item"), ("index.max_alpha", ""), ("index.min_alpha", ""), ("index.alpha_exponent", ""),
-        ("index.schedule_events", "temperature schedule length T"), ("index.warmup_fraction", ""),
-        ("index.loss_weight", ""), ("index.balance_weight", ""), ("index.balance_window", ""),
-        ("index.reconstruction_weight", ""), ("index.auxiliary_weight", ""), ("index.remap_every_batches", ""), ("index.codebook_learning_rate_scale", ""),
-        ("index.restart_move_share", ""), ("index.restart_fraction", ""),
-        ("index.attribute_weight", "attribute signature weight in item vectors"),
-        ("index.node_cross_features", "(user, node profile) cross features at index levels"),
-        ("index.signature_popularity", "popularity code in the attribute signature"),
-        ("training.batch_size", ""), ("training.learning_rate", ""), ("training.embedding_learning_rate", ""),
-        ("training.gradient_clip", ""), ("training.seed", ""), ("training.positive_weight", ""),
-        ("training.retrieval_negatives", "sampled negatives per click for the retrieval objective (0 = click BCE only)"),
-        ("training.retrieval_uniform_share", "share of retrieval negatives drawn uniformly over live items"),
-        ("training.retrieval_weight", "weight of the retrieval objective"),
-        ("training.retrieval_index_levels", "train the index levels with the retrieval objective too"),
-        ("training.negative_memory", "recent clicks kept for popularity-proportional negatives"),
-        ("training.frequency_alpha", "step size of the streaming click-frequency estimator"),
-    ]
-
-    /// Sets `key` (e.g. `index.nodes`) from its text form (`[256,16]`, `0.01`, `two_tower`).
-    /// - Throws: ``ModelConfigError`` naming the key when it is unknown or the value does not parse.
-    public mutating func set(_ key: String, _ text: String) throws(ModelConfigError) {
-        let v = text.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        func int() throws(ModelConfigError) -> Int {
-            guard let x = Int(v.replacingOccurrences(of: "_", with: "")) else { throw .badValue(key, text, "an integer") }
-            return x
-        }
-        func double() throws(ModelConfigError) -> Double {
-            guard let x = Double(v.replacingOccurrences(of: "_", with: "")) else { throw .badValue(key, text, "a number") }
-            return x
-        }
-        func ints() throws(ModelConfigError) -> [Int] {
-            let body = v.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
-            if body.isEmpty { return [] }
-            var out: [Int] = []
-            for part in body.split(separator: ",") {
-                guard let x = Int(part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")) else {
-                    throw .badValue(key, text, "a list of integers like [256, 16]")
-                }
-                out.append(x)
-            }
-            return out
-        }
-        func bool() throws(ModelConfigError) -> Bool {
-            switch v { case "true", "1", "yes": return true; case "false", "0", "no": return false
-            default: throw .badValue(key, text, "true or false") }
-        }
-        switch key {
-        case "model.kind":
-            guard let k = ModelKind(rawValue: v) else { throw .badValue(key, text, "hsnn or two_tower") }
-            kind = k
-        case "model.embedding_dim": embeddingDim = try int()
-        case "model.hash_buckets": hashBuckets = try int()
-        case "model.max_user_fields": maxUserFields = try int()
-        case "model.max_item_fields": maxItemFields = try int()
-        case "model.max_dense_features": maxDenseFeatures = try int()
-        case "model.max_item_values": maxItemValues = try int()
-        case "model.dim": dim = try int()
-        case "model.item_user_rows": itemLevel.userRows = try int()
-        case "model.item_item_rows": itemLevel.itemRows = try int()
-        case "model.item_tower_hidden": itemLevel.towerHidden = try ints()
-        case "model.item_interaction_hidden": itemLevel.interactionHidden = try ints()
-        case "model.item_over_hidden": itemLevel.overHidden = try ints()
-        case "model.index_user_rows": indexLevel.userRows = try int()
-        case "model.index_item_rows": indexLevel.itemRows = try int()
-        case "model.index_tower_hidden": indexLevel.towerHidden = try ints()
-        case "model.index_interaction_hidden": indexLevel.interactionHidden = try ints()
-        case "model.index_over_hidden": indexLevel.overHidden = try ints()
-        case "model.layer_norm": layerNorm = try bool()
-        case "model.cross_half_life_ms": crossHalfLifeMs = try double()
-        case "model.recency_scale_ms": recencyScaleMs = try double()
-        case "model.cross_max_values_per_user": crossMaxValuesPerUser = try int()
-        case "model.cross_max_users": crossMaxUsers = try int()
-        case "index.levels": levels = try int()
-        case "index.nodes": nodes = try ints()
-        case "index.dim": indexDim = try int()
-        case "index.beam": beam = try ints()
-        case "index.beam_min_items_per_k": beamMinItemsPerK = try int()
-        case "index.max_alpha": maxAlpha = try double()
-        case "index.min_alpha": minAlpha = try double()
-        case "index.alpha_exponent": alphaExponent = try double()
-        case "index.schedule_events": scheduleEvents = try int()
-        case "index.warmup_fraction": warmupFraction = try double()
-        case "index.loss_weight": indexLossWeight = try double()
-        case "index.balance_weight": balanceWeight = try double()
-        case "index.balance_window": balanceWindow = try int()
-        case "index.reconstruction_weight": reconstructionWeight = try double()
-        case "index.auxiliary_weight": auxiliaryWeight = try double()
-        case "index.remap_every_batches": remapEveryBatches = try int()
-        case "index.codebook_learning_rate_scale": codebookLearningRateScale = try double()
-        case "index.restart_move_share": restartMoveShare = try double()
-        case "index.restart_fraction": restartFraction = try double()
-        case "index.attribute_weight": attributeWeight = try double()
-        case "index.node_cross_features": nodeCrossFeatures = try bool()
-        case "index.signature_popularity": signaturePopularity = try bool()
-        case "training.batch_size": batchSize = try int()
-        case "training.learning_rate": learningRate = try double()
-        case "training.embedding_learning_rate": embeddingLearningRate = try double()
-        case "training.gradient_clip": gradientClip = try double()
-        case "training.seed":
-            guard let s = UInt64(v) else { throw .badValue(key, text, "a non-negative integer") }
-            seed = s
-        case "training.positive_weight": positiveWeight = try double()
-        case "training.retrieval_negatives": retrievalNegatives = try int()
-        case "training.retrieval_uniform_share": retrievalUniformShare = try double()
-        case "training.retrieval_weight": retrievalWeight = try double()
-        case "training.retrieval_index_levels": retrievalIndexLevels = try bool()
-        case "training.negative_memory": negativeMemory = try int()
-        case "training.frequency_alpha": frequencyAlpha = try double()
-        default: throw .unknownKey(key)
-        }
-    }
 
     /// Checks every key's range, how the keys fit together, and that the memory allocated at
     /// start fits in this machine's physical memory (see ``validate(physicalMemory:)``).

@@ -65,7 +65,7 @@ public final class OpsHTTPServer: Service, Sendable {
             self.limits = limits
         }
 
-        /// `http.*` from a configuration built on ``ConfigSchema/hsnn``.
+        /// `http.*` from a configuration whose schema has the ``ConfigSection/http`` section.
         public init(_ configuration: Configuration) {
             self.init(
                 host: configuration.string("http.host"), port: configuration.int("http.port"),

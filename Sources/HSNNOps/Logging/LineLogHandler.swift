@@ -152,7 +152,7 @@ extension Logger.Level {
 
 extension LineLogHandler {
     /// ``bootstrap(format:level:output:metadataProvider:)`` with `log.format` and `log.level` from a
-    /// configuration built on ``ConfigSchema/hsnn`` (both are validated at load).
+    /// configuration whose schema has the ``ConfigSection/log`` section (both are validated at load).
     public static func bootstrap(
         _ configuration: Configuration, output: LogOutput = .standardOutput,
         metadataProvider: Logger.MetadataProvider? = nil
