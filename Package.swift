@@ -64,7 +64,7 @@ let package = Package(
             "Safetensors", "HSNNSupport", log, .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "HSNNOps", dependencies: [
-            log, metrics, lifecycle,
+            "HSNNSupport", log, metrics, lifecycle,
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -102,7 +102,7 @@ let package = Package(
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps", log, metrics, lifecycle]),
         .testTarget(name: "HSNNDaemonTests", dependencies: [
-            "HSNNDaemon", "HSNNEvents", "HSNNModel", "HSNNOps", "HSNNPipeline", log, lifecycle,
+            "HSNNDaemon", "HSNNEvents", "HSNNModel", "HSNNOps", "HSNNPipeline", "HSNNTestSupport", log, lifecycle,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .testTarget(name: "HSNNBenchTests", dependencies: ["HSNNBench", "HSNNTestSupport", log, inMemoryLog]),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import HSNNSupport
 
 /// Ends the process when a graceful stop outlasts `shutdown.grace_seconds`.
 ///
@@ -39,7 +40,7 @@ final class ShutdownDeadline: Service, Sendable {
         let timer = Thread {
             let wait = ContinuousClock.now.duration(to: deadline)
             if wait > .zero {
-                Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18)
+                Thread.sleep(forTimeInterval: wait.inSeconds)
             }
             guard !self.disarmed.load(ordering: .sequentiallyConsistent) else { return }
             let progress = status.stopProgress

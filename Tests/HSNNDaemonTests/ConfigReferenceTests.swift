@@ -2,11 +2,8 @@ import Foundation
 import HSNNDaemon
 import HSNNModel
 import HSNNOps
+import HSNNTestSupport
 import Testing
-
-/// The package root, found from this file's path (Tests/HSNNDaemonTests/<file>).
-private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// The daemon's full configuration schema (operational sections plus the model's keys)
 /// against the documentation and example files.

@@ -4,6 +4,7 @@ import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
+import HSNNSupport
 
 /// Writes trainer snapshots as checkpoint versions, off the training thread.
 ///
@@ -62,7 +63,7 @@ final class CheckpointPublisher: @unchecked Sendable {
                 if let retry {
                     let wait = ContinuousClock.now.duration(to: retry.at)
                     if wait > .zero {
-                        let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+                        let nanoseconds = wait.inNanoseconds
                         _ = wake.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
                     }
                 } else {
@@ -99,7 +100,7 @@ final class CheckpointPublisher: @unchecked Sendable {
             status.modify { $0.nextPublishRetryAt = nil }
         } catch {
             retry = (snapshot, ContinuousClock.now + retryDelay)
-            let seconds = Double(retryDelay.components.seconds) + Double(retryDelay.components.attoseconds) * 1e-18
+            let seconds = retryDelay.inSeconds
             status.modify { $0.nextPublishRetryAt = Date().addingTimeInterval(seconds) }
             logger.notice("publishing the same state again later", metadata: [
                 "checkpoint.retry_in_seconds": "\(String(format: "%.3f", seconds))"])
@@ -149,10 +150,10 @@ final class CheckpointPublisher: @unchecked Sendable {
             metrics.published.increment()
             latestState = snapshot.pipeline
             lastPublishedAt.withLock { $0 = max($0 ?? snapshot.takenAt, snapshot.takenAt) }
-            metrics.duration.recordNanoseconds(Int64(result.duration.components.seconds) * 1_000_000_000 + result.duration.components.attoseconds / 1_000_000_000)
+            metrics.duration.recordNanoseconds(result.duration.inNanoseconds)
             metrics.bytes.record(Double(result.bytesWritten))
             metrics.version.record(Double(result.version.number))
-            let seconds = Double(result.duration.components.seconds) + Double(result.duration.components.attoseconds) * 1e-18
+            let seconds = result.duration.inSeconds
             status.modify {
                 $0.modelVersion = Int64(result.version.number)
                 $0.lastPublishAt = Date()

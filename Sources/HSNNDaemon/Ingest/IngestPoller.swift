@@ -6,6 +6,7 @@ import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
+import HSNNSupport
 
 /// Polls the Kafka consumer on a dedicated thread (never the Swift cooperative pool),
 /// decodes records and hands them to the trainer through the ``IngestQueue``.
@@ -201,7 +202,7 @@ final class IngestPoller: @unchecked Sendable {
         let start = ContinuousClock.now
         let outcome = queue.offer(item, stallLimit: pauseAfter, slice: Self.waitSlice) { isStopRequested }
         let waited = start.duration(to: .now)
-        let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+        let seconds = waited.inSeconds
         metrics.blockedSeconds.increment(by: seconds)
         status.modify { $0.ingestBlockedSeconds += seconds }
         if outcome == .stalled {
@@ -297,7 +298,7 @@ final class IngestPoller: @unchecked Sendable {
     static func connectionState(_ statistics: KafkaConsumerStatistics?, livenessTimeout: Duration, now: Date)
         -> (connected: Bool, reason: String) {
         guard let statistics else { return (false, "not connected yet") }
-        let timeout = Double(livenessTimeout.components.seconds) + Double(livenessTimeout.components.attoseconds) * 1e-18
+        let timeout = livenessTimeout.inSeconds
         let age = now.timeIntervalSince1970 - Double(statistics.time)
         if age > timeout + 2 { return (false, "no statistics from librdkafka for \(Int(age)) s") }
         if statistics.brokersUp == 0 {

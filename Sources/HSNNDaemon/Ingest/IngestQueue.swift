@@ -1,4 +1,5 @@
 import Foundation
+import HSNNSupport
 
 /// The bounded hand-off between the Kafka polling thread and the training thread.
 ///
@@ -81,7 +82,7 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
     /// and must not use the queue.
     func offer(_ element: Element, stallLimit: Duration, slice: Duration, isCancelled: () -> Bool) -> OfferOutcome {
         condition.lock(); defer { condition.unlock() }
-        let sliceSeconds = Self.seconds(slice)
+        let sliceSeconds = slice.inSeconds
         while true {
             if closed { return .closed }
             if buffer.count - head < capacity {
@@ -145,9 +146,5 @@ final class IngestQueue<Element: Sendable>: @unchecked Sendable {
         if buffer.count == head { lastProgress = now() }
         buffer.append(element)
         if waitingTakers > 0 { condition.broadcast() }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -3,6 +3,7 @@ import HSNNEvents
 import HSNNKafka
 import HSNNOps
 import HSNNPipeline
+import HSNNSupport
 
 /// The daemon's settings, read from a loaded ``Configuration`` (see `config/README.md`).
 public struct DaemonSettings: Sendable {
@@ -96,19 +97,19 @@ public struct DaemonSettings: Sendable {
             throw DaemonSettingsError(
                 keys: ["checkpoint.retry_initial_ms", "checkpoint.retry_max_ms"],
                 message: """
-                    checkpoint.retry_max_ms (\(milliseconds(publishRetryMax)) ms) is below checkpoint.retry_initial_ms \
-                    (\(milliseconds(publishRetryInitial)) ms); raise checkpoint.retry_max_ms or lower checkpoint.retry_initial_ms.
+                    checkpoint.retry_max_ms (\(publishRetryMax.inMilliseconds) ms) is below checkpoint.retry_initial_ms \
+                    (\(publishRetryInitial.inMilliseconds) ms); raise checkpoint.retry_max_ms or lower checkpoint.retry_initial_ms.
                     """)
         }
         if let interval = maxPollInterval, pauseAfter * 2 > interval {
             throw DaemonSettingsError(
                 keys: ["ingest.pause_after_ms", "kafka.properties.max.poll.interval.ms"],
                 message: """
-                    ingest.pause_after_ms (\(milliseconds(pauseAfter)) ms) is more than half of max.poll.interval.ms \
-                    (\(milliseconds(interval)) ms): while the trainer is stalled the poller may wait that long between \
+                    ingest.pause_after_ms (\(pauseAfter.inMilliseconds) ms) is more than half of max.poll.interval.ms \
+                    (\(interval.inMilliseconds) ms): while the trainer is stalled the poller may wait that long between \
                     polls, and the group evicts a member that does not poll within max.poll.interval.ms. Lower \
-                    ingest.pause_after_ms to at most \(milliseconds(interval) / 2) ms or raise \
-                    kafka.properties.max.poll.interval.ms to at least \(2 * milliseconds(pauseAfter)).
+                    ingest.pause_after_ms to at most \(interval.inMilliseconds / 2) ms or raise \
+                    kafka.properties.max.poll.interval.ms to at least \(2 * pauseAfter.inMilliseconds).
                     """)
         }
     }
@@ -139,7 +140,7 @@ public struct DaemonSettings: Sendable {
         batchSize = c.int("training.batch_size")
         checkpointDirectory = c.string("checkpoint.dir")
         let every = c.duration("checkpoint.every_seconds")
-        checkpointEverySeconds = Double(every.components.seconds) + Double(every.components.attoseconds) * 1e-18
+        checkpointEverySeconds = every.inSeconds
         checkpointEveryEvents = Int64(c.int("checkpoint.every_events"))
         checkpointKeep = c.int("checkpoint.keep")
         checkpointFileMode = UInt16(c.fileMode("checkpoint.file_mode"))
@@ -163,6 +164,3 @@ public struct DaemonSettingsError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-private func milliseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-}

@@ -203,9 +203,9 @@ public final class StreamTrainingService: Service, Sendable {
                     return failure
                 }
                 logger.warning("final checkpoint failed; retrying", metadata: [
-                    "checkpoint.attempts": "\(attempts)", "checkpoint.retry_in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    "checkpoint.attempts": "\(attempts)", "checkpoint.retry_in_ms": "\(delay.inMilliseconds)",
                     "error": "\(error)"])
-                Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18)
+                Thread.sleep(forTimeInterval: delay.inSeconds)
                 delay = min(delay * 2, .seconds(4))
             }
         }
@@ -254,7 +254,7 @@ public final class StreamTrainingService: Service, Sendable {
             let now = ContinuousClock.now
             let current = status.current
             let elapsed = lastTime.duration(to: now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.inSeconds
             let rate = seconds > 0 ? Double(current.pipeline.examplesTrained - lastExamples) / seconds : 0
             lastExamples = current.pipeline.examplesTrained
             lastTime = now

@@ -4,6 +4,7 @@ import HSNNPipeline
 import Logging
 import Metrics
 import Synchronization
+import HSNNSupport
 
 /// Everything a checkpoint holds, captured at one instant on the training thread.
 public struct TrainerSnapshot: Sendable {
@@ -93,7 +94,7 @@ final class TrainerThread: @unchecked Sendable {
             let waitStart = ContinuousClock.now
             let items = queue.take(max: chunkSize, timeout: 0.2)
             let waited = waitStart.duration(to: .now)
-            let idle = Double(waited.components.seconds) + Double(waited.components.attoseconds) * 1e-18
+            let idle = waited.inSeconds
             metrics.idleSeconds.increment(by: idle)
             status.modify { $0.trainerIdleSeconds += idle }
             if items.isEmpty {
@@ -174,7 +175,7 @@ final class TrainerThread: @unchecked Sendable {
         let learnerSnapshot = learner.makeSnapshot()
         let state = pipeline.state()
         let pause = start.duration(to: .now)
-        let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) * 1e-18
+        let seconds = pause.inSeconds
         metrics.snapshotPause.recordNanoseconds(Int64(seconds * 1e9))
         lastSnapshotAt = Date()
         eventsAtLastSnapshot = state.counters.events

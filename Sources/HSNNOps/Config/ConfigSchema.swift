@@ -1,4 +1,5 @@
 import Foundation
+import HSNNSupport
 
 /// The kind of value a configuration key holds, which decides how file, environment and
 /// flag text is parsed and how the key is documented.
@@ -282,6 +283,5 @@ func formatDuration(_ duration: Duration) -> String {
 
 /// Whole milliseconds in `duration` (rounded towards zero).
 func durationMilliseconds(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    duration.inMilliseconds
 }

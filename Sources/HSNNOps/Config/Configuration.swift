@@ -1,3 +1,5 @@
+import HSNNSupport
+
 /// A loaded, validated configuration: one value for every schema key, and where it came from.
 ///
 /// Typed accessors take the key's dotted path. Asking for a key the schema does not define, or
@@ -109,10 +111,10 @@ public struct Configuration: Sendable {
                     for entry in map.keys.sorted() {
                         let text = isSecretEntry(entry) ? "<redacted>" : map[entry]!
                         let entrySource = mapEntrySources[key.path]?[entry] ?? .defaultValue
-                        out += "\(name).\(displayPath([entry])) = \(tomlString(text))  # \(entrySource)\n"
+                        out += "\(name).\(displayPath([entry])) = \(StringEscaping.quoted(text))  # \(entrySource)\n"
                     }
                 } else {
-                    let text = key.isSecret ? tomlString("<redacted>") : renderTOML(value(key.path), type: key.type)
+                    let text = key.isSecret ? StringEscaping.quoted("<redacted>") : renderTOML(value(key.path), type: key.type)
                     out += "\(name) = \(text)\(source)\n"
                 }
             }
@@ -130,43 +132,21 @@ func isSecretEntry(_ name: String) -> Bool {
 /// A TOML literal for `value` (durations in the key's unit, modes as octal strings).
 func renderTOML(_ value: ConfigValue, type: ConfigValueType) -> String {
     switch value {
-    case .string(let v): return tomlString(v)
+    case .string(let v): return StringEscaping.quoted(v)
     case .int(let v):
-        if type == .fileMode { return tomlString("0" + String(v, radix: 8)) }
+        if type == .fileMode { return StringEscaping.quoted("0" + String(v, radix: 8)) }
         return String(v)
     case .double(let v): return String(v)
     case .bool(let v): return v ? "true" : "false"
     case .duration(let v):
         let ms = durationMilliseconds(v)
         if type == .seconds {
-            return ms % 1000 == 0 ? String(ms / 1000) : tomlString("\(ms)ms")
+            return ms % 1000 == 0 ? String(ms / 1000) : StringEscaping.quoted("\(ms)ms")
         }
         return String(ms)
-    case .stringList(let v): return "[" + v.map(tomlString).joined(separator: ", ") + "]"
+    case .stringList(let v): return "[" + v.map { StringEscaping.quoted($0) }.joined(separator: ", ") + "]"
     case .stringMap(let v):
         if v.isEmpty { return "{}" }
-        return "{ " + v.keys.sorted().map { "\(displayPath([$0])) = \(tomlString(v[$0]!))" }.joined(separator: ", ") + " }"
+        return "{ " + v.keys.sorted().map { "\(displayPath([$0])) = \(StringEscaping.quoted(v[$0]!))" }.joined(separator: ", ") + " }"
     }
-}
-
-/// A TOML basic string with `"`, `\` and control characters escaped.
-func tomlString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16, uppercase: true)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

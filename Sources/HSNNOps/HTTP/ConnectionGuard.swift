@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
+import HSNNSupport
 
 /// Limits on the operations listener's connections (`http.*_timeout_ms`, `http.max_connections`).
 public struct ConnectionLimits: Sendable, Hashable {
@@ -61,7 +62,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         self.counter = counter
         inner = HTTP1Channel(responder: responder, configuration: .init(
             additionalChannelHandlers: [RequestProgressHandler()],
-            idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)))
+            idleTimeout: .nanoseconds(limits.idleTimeout.inNanoseconds)))
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -146,10 +147,10 @@ final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandl
         awaitingRequest = false
         cancel()
         let loop = context.eventLoop
-        headerDeadline = loop.scheduleTask(in: .nanoseconds(limits.headerTimeout.nanoseconds)) { [weak self] in
+        headerDeadline = loop.scheduleTask(in: .nanoseconds(limits.headerTimeout.inNanoseconds)) { [weak self] in
             self?.context?.close(promise: nil)
         }
-        readDeadline = loop.scheduleTask(in: .nanoseconds(limits.readTimeout.nanoseconds)) { [weak self] in
+        readDeadline = loop.scheduleTask(in: .nanoseconds(limits.readTimeout.inNanoseconds)) { [weak self] in
             self?.context?.close(promise: nil)
         }
     }
@@ -186,14 +187,5 @@ final class RequestProgressHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func deadlines(_ context: ChannelHandlerContext) -> RequestDeadlineHandler? {
         try? context.pipeline.syncOperations.handler(type: RequestDeadlineHandler.self)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : whole + attoseconds / 1_000_000_000
     }
 }

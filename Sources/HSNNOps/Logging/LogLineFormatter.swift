@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 import CDispatch  // release (whole-module) builds attribute Glibc's timespec and stat to CDispatch (MemberImportVisibility)
+import HSNNSupport
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -133,34 +134,14 @@ struct LogLineFormatter: Sendable {
         }
         guard needsQuotes else { out += value; return }
         out += "\""
-        appendEscaped(value, to: &out)
+        StringEscaping.appendEscaped(value, to: &out)
         out += "\""
     }
 
     private func appendJSONString(_ value: String, to out: inout String) {
         out += "\""
-        appendEscaped(value, to: &out)
+        StringEscaping.appendEscaped(value, to: &out)
         out += "\""
-    }
-
-    /// Escapes `"`, `\` and control characters the same way for logfmt and JSON.
-    private func appendEscaped(_ value: String, to out: inout String) {
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
     }
 
     private func appendJSONValue(_ value: Logger.MetadataValue, to out: inout String) {

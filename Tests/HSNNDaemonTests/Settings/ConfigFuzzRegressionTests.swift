@@ -1,6 +1,7 @@
 import Foundation
 import TOMLKit
 import HSNNDaemon
+import HSNNTestSupport
 import Testing
 @testable import HSNNOps
 
@@ -9,8 +10,7 @@ import Testing
 @Suite struct ConfigFuzzRegressionTests {
     /// Every crash input kept in Tests/Fuzz/crashes/config.
     static let crashInputs: [URL] = {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/config")
+        let folder = packageRoot.appendingPathComponent("Tests/Fuzz/crashes/config")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.sorted().map { folder.appendingPathComponent($0) }
     }()

@@ -5,8 +5,7 @@ import Testing
 import HSNNTestSupport
 
 /// The Python check script, found from this source file's location.
-private let pythonScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("python/test_checkpoint_python.py").path
+private let pythonScript = packageRoot.appendingPathComponent("Tests/python/test_checkpoint_python.py").path
 
 /// Whether python3 with numpy and safetensors is installed (`scripts/setup` installs them).
 private let pythonReady: Bool = {

@@ -243,7 +243,7 @@ import Darwin
     /// 20 kills of four kinds (3 in start-up, 5 while training, 8 during a publish, 4 right
     /// after one) in a seeded random order, at sorted seeded random stream positions that end
     /// early enough for two more publishes (every 1,000 events) to follow.
-    static func killPlans(total: Int64, using rng: inout SeededGenerator) -> [KillPlan] {
+    static func killPlans(total: Int64, using rng: inout SeededRandom) -> [KillPlan] {
         var kinds = Array(repeating: 0, count: 3) + Array(repeating: 1, count: 5) + Array(repeating: 2, count: 8)
             + Array(repeating: 3, count: 4)
         kinds.shuffle(using: &rng)

@@ -8,8 +8,6 @@ import Testing
 import HSNNTestSupport
 
 /// The package root, found from this file's path (Tests/HSNNDaemonTests/<file>).
-private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// The consumer's `kafka.properties` and the dead-letter producer's `kafka.producer_properties`.
 @Suite struct DeadLetterPropertiesTests {

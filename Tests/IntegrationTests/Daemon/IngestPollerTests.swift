@@ -3,6 +3,7 @@ import HSNNEvents
 import HSNNKafka
 import HSNNOps
 import HSNNPipeline
+import HSNNSupport
 import Testing
 @testable import HSNNDaemon
 import HSNNTestSupport

@@ -4,8 +4,6 @@ import Testing
 import HSNNTestSupport
 
 /// The package root, found from this file's path (Tests/HSNNDaemonTests/<file>).
-private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// `hsnn run` ends within `shutdown.grace_seconds` even when the broker does not answer.
 @Suite struct ShutdownDeadlineTests {

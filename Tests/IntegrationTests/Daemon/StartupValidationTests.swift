@@ -6,8 +6,6 @@ import Testing
 import HSNNTestSupport
 
 /// The package root, found from this file's path (Tests/HSNNDaemonTests/<file>).
-private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// `hsnn run` and `hsnn config check` share one validation, run before anything starts.
 @Suite struct StartupValidationTests {
