@@ -78,12 +78,12 @@ let package = Package(
         ]),
         .target(name: "HSNNBench", dependencies: [
             "HSNNDaemon", "HSNNModel", "HSNNEvents", "HSNNPipeline", "HSNNSynth", "HSNNKafka", "HSNNCheckpoint",
-            "HSNNOps", "HSNNMath", "Safetensors", "HSNNSupport", log, metrics, lifecycle, signals,
+            "HSNNOps", "HSNNMath", "Safetensors", "HSNNSupport", log, coreMetrics, lifecycle, signals,
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "hsnn", dependencies: [
             "HSNNDaemon", "HSNNBench", "HSNNMath", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNModel",
-            "HSNNOps", "HSNNPipeline", "HSNNSynth", "HSNNSupport", log, coreMetrics, lifecycle,
+            "HSNNOps", "HSNNPipeline", "HSNNSynth", "HSNNSupport", log, lifecycle, signals,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -94,20 +94,20 @@ let package = Package(
                 path: "Tests/HSNNTestSupport"),
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth", "HSNNMath"]),
-        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth"]),
-        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth"]),
+        .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth", "HSNNEvents"]),
+        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth", "HSNNEvents", "HSNNMath"]),
         .testTarget(name: "HSNNPipelineTests", dependencies: ["HSNNPipeline", "HSNNEvents"]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
-            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", inMemoryLog,
+            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", log, inMemoryLog,
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps", log, metrics, lifecycle]),
         .testTarget(name: "HSNNDaemonTests", dependencies: [
-            "HSNNDaemon", "HSNNEvents", "HSNNModel", "HSNNOps", "HSNNPipeline", "HSNNTestSupport", log, lifecycle,
+            "HSNNDaemon", "HSNNModel", "HSNNOps", "HSNNTestSupport",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
-        .testTarget(name: "HSNNBenchTests", dependencies: ["HSNNBench", "HSNNTestSupport", log, inMemoryLog]),
+        .testTarget(name: "HSNNBenchTests", dependencies: ["HSNNBench", "HSNNTestSupport"]),
         .testTarget(name: "hsnnTests", dependencies: [
-            "hsnn", "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", log, inMemoryLog,
+            "hsnn", "HSNNCheckpoint", "Safetensors", "HSNNTestSupport",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "HSNNDaemon", "HSNNCheckpoint", "HSNNEvents", "HSNNKafka", "HSNNMath", "HSNNModel", "HSNNOps",

@@ -100,17 +100,30 @@ package enum FileSystem {
         if sync, fsync(fd) != 0 { throw CheckpointError.lastOS("fsync", path: path) }
     }
 
+    /// Opens the regular file at `path` for reading without following a symbolic link and
+    /// returns its descriptor (the caller closes it) and status; anything else is refused as a
+    /// corrupt version with `remedy`.
+    static func openRegularFile(_ path: String, remedy: String) throws -> (fd: Int32, status: stat) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw CheckpointError.lastOS("open", path: path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let error = CheckpointError.lastOS("inspect", path: path)
+            close(fd)
+            throw error
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw CheckpointError(.corruptVersion, "\(path) is not a regular file", remedy: remedy, path: path)
+        }
+        return (fd, st)
+    }
+
     /// Reads a small file whole, refusing (before reading) one larger than `limit` bytes.
     /// Symbolic links are not followed.
     static func readSmallFile(_ path: String, limit: Int, what: String) throws -> Data {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw CheckpointError.lastOS("open", path: path) }
+        let (fd, st) = try openRegularFile(path, remedy: "Remove the object; a checkpoint holds regular files only")
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CheckpointError.lastOS("inspect", path: path) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.corruptVersion, "\(path) is not a regular file", remedy: "Remove the object; a checkpoint holds regular files only", path: path)
-        }
         guard st.st_size <= limit else {
             throw CheckpointError.malformedManifest(path, "the \(what) has \(st.st_size) bytes, more than the \(limit)-byte limit")
         }
@@ -184,14 +197,8 @@ final class FileHasher {
     /// SHA-256 (lowercase hex) and byte count of the regular file at `path`; symbolic links
     /// are refused.
     func hash(_ path: String) throws -> (sha256: String, size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw CheckpointError.lastOS("open", path: path) }
+        let (fd, _) = try FileSystem.openRegularFile(path, remedy: "A checkpoint holds regular files only")
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CheckpointError.lastOS("inspect", path: path) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.corruptVersion, "\(path) is not a regular file", remedy: "A checkpoint holds regular files only", path: path)
-        }
         #if os(Linux)
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         #endif

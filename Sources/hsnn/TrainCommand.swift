@@ -158,9 +158,7 @@ struct TrainCommand: ParsableCommand {
             "write_seconds": ModelCLI.seconds(since: writeStart), "live_items": model.liveItemCount, "last_loss": c.lastItemLoss,
         ]
         if let s = model.indexStatistics {
-            summary["index"] = ["indexed_items": s.indexedItems, "empty_leaves": s.emptyLeaves, "leaves": s.leaves,
-                                "leaf_size_p50": s.leafSizeP50, "leaf_size_p90": s.leafSizeP90, "leaf_size_max": s.leafSizeMax,
-                                "moves_total": s.movesTotal, "remaps": s.remaps]
+            summary["index"] = s.summary
         }
         ModelCLI.emit(summary)
     }

@@ -48,15 +48,7 @@ final class HSNNLearner: CheckpointableLearner {
             "live_items": Double(model.liveItemCount),
         ]
         if let index = model.indexStatistics {
-            stats["index.indexed_items"] = Double(index.indexedItems)
-            stats["index.leaves"] = Double(index.leaves)
-            stats["index.empty_leaves"] = Double(index.emptyLeaves)
-            stats["index.leaf_size_p50"] = Double(index.leafSizeP50)
-            stats["index.leaf_size_p99"] = Double(index.leafSizeP99)
-            stats["index.leaf_size_max"] = Double(index.leafSizeMax)
-            stats["index.moves_total"] = Double(index.movesTotal)
-            stats["index.moves_last_remap"] = Double(index.movesLastRemap)
-            stats["index.remaps"] = Double(index.remaps)
+            for (name, value) in index.summary { stats["index." + name] = Double(value) }
         }
         return stats
     }

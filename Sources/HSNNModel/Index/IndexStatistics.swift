@@ -23,6 +23,19 @@ public struct IndexStatistics: Sendable, Hashable, Codable {
     public var reseededNodes: Int64
 }
 
+extension IndexStatistics {
+    /// The headline figures under one set of names, for the training summary, the daemon's
+    /// gauges and the checkpoint manifest.
+    public var summary: [String: Int64] {
+        [
+            "indexed_items": Int64(indexedItems), "leaves": Int64(leaves), "empty_leaves": Int64(emptyLeaves),
+            "leaf_size_p50": Int64(leafSizeP50), "leaf_size_p90": Int64(leafSizeP90),
+            "leaf_size_p99": Int64(leafSizeP99), "leaf_size_max": Int64(leafSizeMax),
+            "moves_total": movesTotal, "moves_last_remap": movesLastRemap, "remaps": remaps,
+        ]
+    }
+}
+
 extension LearnedIndex {
     /// Health of the index.
     func statistics(liveItems: Int) -> IndexStatistics {
