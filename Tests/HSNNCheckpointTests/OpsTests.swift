@@ -26,11 +26,7 @@ struct OpsTests {
     @Test("list shows every version newest first with time, events, offsets, size and status")
     func list() throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory.checkpoints)
-        for seed in 1...3 { try publishSample(store, seed: seed) }
-        try store.pin(CheckpointVersion(1))
-        try flipByte(directory.checkpoints.path + "/v00000002/catalog.json", at: 1)
-        try truncate(directory.checkpoints.path + "/v00000002/optimizer.safetensors", to: 20)
+        let store = try makeStoreWithPinnedCorruptAndLatest(directory)
 
         let listing = try store.list()
         #expect(listing.latest?.number == 3)

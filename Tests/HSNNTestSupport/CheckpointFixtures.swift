@@ -79,3 +79,15 @@ package func truncate(_ path: String, to size: Int) throws {
     try handle.truncate(atOffset: UInt64(size))
     try handle.close()
 }
+
+/// A store over `directory.checkpoints` holding three sample versions: v00000001 pinned,
+/// v00000002 corrupt (a flipped byte in catalog.json, optimizer.safetensors cut to 20 bytes),
+/// v00000003 the latest.
+package func makeStoreWithPinnedCorruptAndLatest(_ directory: TemporaryDirectory) throws -> CheckpointStore {
+    let store = try makeStore(directory.checkpoints)
+    for seed in 1...3 { try publishSample(store, seed: seed) }
+    try store.pin(CheckpointVersion(1))
+    try flipByte(directory.checkpoints.path + "/v00000002/catalog.json", at: 1)
+    try truncate(directory.checkpoints.path + "/v00000002/optimizer.safetensors", to: 20)
+    return store
+}

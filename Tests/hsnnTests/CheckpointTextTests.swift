@@ -12,11 +12,7 @@ struct CheckpointTextTests {
     @Test("list prints a table of every version and the problems of corrupt ones")
     func list() throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory.checkpoints)
-        for seed in 1...3 { try publishSample(store, seed: seed) }
-        try store.pin(CheckpointVersion(1))
-        try flipByte(directory.checkpoints.path + "/v00000002/catalog.json", at: 1)
-        try truncate(directory.checkpoints.path + "/v00000002/optimizer.safetensors", to: 20)
+        let store = try makeStoreWithPinnedCorruptAndLatest(directory)
 
         let text = try store.list().renderText()
         #expect(text.contains("VERSION"))
