@@ -121,7 +121,7 @@ struct TrainCommand: ParsableCommand {
         let start = ContinuousClock.now
         var nextProgress = progressEvery
         func flush() {
-            model.train(batch)
+            model.trainBatch(batch)
             batch.removeAll(keepingCapacity: true)
             let c = model.counters
             if c.examplesTrained >= nextProgress {

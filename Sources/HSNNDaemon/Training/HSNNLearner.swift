@@ -21,7 +21,7 @@ final class HSNNLearner: CheckpointableLearner {
     func apply(_ item: ItemEvent) { model.apply(item) }
 
     func train(_ batch: [LabeledExample]) {
-        model.train(batch)
+        model.trainBatch(batch)
         // Expiry runs on the batch count, so it happens at the same points on every run.
         if itemTTLMs > 0, model.counters.batches % Self.expiryEveryBatches == 0 {
             let expired = model.expireItems(notSeenSince: model.counters.nowMs - itemTTLMs)

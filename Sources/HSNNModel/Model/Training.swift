@@ -3,7 +3,8 @@ import HSNNEvents
 import HSNNMath
 
 extension RetrievalModel {
-    /// Trains on labelled examples in order, in mini-batches of `config.batchSize`, then
+    /// Trains on labelled examples in order, cut into mini-batches of `config.batchSize` (for
+    /// callers holding more than one batch; ``trainBatch(_:)`` takes one already cut), then
     /// updates the cross features and the index mapping of the items in each batch.
     ///
     /// Each step minimises the click BCE on the impressions plus the retrieval objective: for
@@ -16,6 +17,14 @@ extension RetrievalModel {
             trainStep(examples[start..<end])
             start = end
         }
+    }
+
+    /// Trains one mini-batch that the caller has already cut (the daemon's pipeline, `hsnn
+    /// train`): one optimiser step over `batch`, which holds at most `config.batchSize` examples.
+    public func trainBatch(_ batch: [LabeledExample]) {
+        precondition(batch.count <= config.batchSize,
+                     "a mini-batch holds at most training.batch_size (\(config.batchSize)) examples, got \(batch.count)")
+        trainStep(batch[...])
     }
 
     /// Updates the online state (cross-feature counters, item popularity, clock) from examples
