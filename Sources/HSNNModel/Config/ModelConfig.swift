@@ -80,6 +80,9 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// many items per item requested (`k`), so a small catalog or a sparse region of the index
     /// still yields enough candidates.
     public var beamMinItemsPerK: Int = 8
+    /// Share of the live items that beam search scores besides its leaves' items: those the
+    /// model ranks highest for a user it knows nothing about (0 = none).
+    public var beamHeadShare: Double = 0.02
     public var maxAlpha: Double = 200
     public var minAlpha: Double = 20
     public var alphaExponent: Double = 1

@@ -32,6 +32,8 @@ extension ModelConfig {
         .ints("index.beam", \.beam, "beam per level"),
         .int("index.beam_min_items_per_k", \.beamMinItemsPerK,
              "the last level's beam widens until its leaves hold this many items per requested item"),
+        .double("index.beam_head_share", \.beamHeadShare,
+                "share of the live items beam search always scores: the model's favourites for a user it knows nothing about"),
         .double("index.max_alpha", \.maxAlpha),
         .double("index.min_alpha", \.minAlpha),
         .double("index.alpha_exponent", \.alphaExponent),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Scalar state saved beside the tensors (`model.json`).
 struct ModelStateHeader: Codable {
     var formatVersion: Int
@@ -24,4 +26,22 @@ struct ModelStateHeader: Codable {
     var frequencyClicks: Int64
     var negativeMemoryNext: Int
     var negativeMemoryFilled: Int
+}
+
+extension ModelStateHeader {
+    /// Decodes `model.json`. Configuration keys added to ``ModelConfig`` after the folder was
+    /// written take their current defaults; everything else must be present.
+    static func decode(_ data: Data) throws -> ModelStateHeader {
+        do {
+            return try JSONDecoder().decode(ModelStateHeader.self, from: data)
+        } catch DecodingError.keyNotFound(let key, let context) where context.codingPath.first?.stringValue == "config" {
+            guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  var config = object["config"] as? [String: Any],
+                  let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig())) as? [String: Any]
+            else { throw DecodingError.keyNotFound(key, context) }
+            for (name, value) in defaults where config[name] == nil { config[name] = value }
+            object["config"] = config
+            return try JSONDecoder().decode(ModelStateHeader.self, from: JSONSerialization.data(withJSONObject: object))
+        }
+    }
 }

@@ -11,7 +11,7 @@ extension RetrievalModel {
         func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
         let header: ModelStateHeader
         do {
-            header = try JSONDecoder().decode(ModelStateHeader.self, from: Data(contentsOf: URL(fileURLWithPath: path("model.json"))))
+            header = try ModelStateHeader.decode(Data(contentsOf: URL(fileURLWithPath: path("model.json"))))
         } catch {
             throw ModelStateError(path: path("model.json"),
                                   message: "cannot read \(path("model.json")): \(error); is \(folder.path) a model folder written by `hsnn train`?")

@@ -6,7 +6,8 @@ extension RetrievalModel {
     ///
     /// Beam mode scores the level-1 nodes, keeps the best `beam[0]`, scores their children, ...
     /// (the last index level widens until its leaves hold `beamMinItemsPerK * k` items), then
-    /// scores the items of the surviving leaves with the item-level model. Exhaustive mode
+    /// scores the items of the surviving leaves, and the model's head items
+    /// (``ModelConfig/beamHeadShare``, see `servingHead()`), with the item-level model. Exhaustive mode
     /// scores every live item. Items are ranked by the retrieval head. Items in `excluding` are
     /// scored but never returned, and so are, with `excludeSeen` (the default), the items the
     /// user already engaged with (impressed or clicked) as far as the user's bounded history
@@ -15,10 +16,52 @@ extension RetrievalModel {
     public func retrieve(_ query: UserQuery, k: Int, mode: RetrievalMode = .beam(widths: nil),
                          excluding: Set<String> = [], excludeSeen: Bool = true) -> RetrievalResult {
         prepareForServing()
-        let ws = serving
+        var excluded = Set<Int32>()
+        for id in excluding { if let i = catalog.index(of: id) { excluded.insert(i) } }
+        var head: [Int32] = []
+        if case .beam = mode, config.kind == .hsnn { head = servingHead() }
         let userHash = stableHash("user_id", query.userID)
+        let ranked = rank(userHash: userHash, features: query.userFeatures, k: k, mode: mode,
+                          excluded: excluded, excludeSeen: excludeSeen, head: head)
+        let top = ranked.top.sorted()
+        var out = RetrievalResult(items: top.map { ScoredItem(itemID: catalog.ids[Int($0.item)], score: $0.score) },
+                                  itemsScored: ranked.itemsScored, nodesScored: ranked.nodesScored)
+        if let ranks = ranked.firstLevelRank, let index {
+            out.firstLevelRanks = top.map { ranks[index.node(item: Int($0.item), level: 0)] }
+        }
+        return out
+    }
+
+    /// The items beam search scores besides its leaves' (``ModelConfig/beamHeadShare`` of the
+    /// live items, sorted by catalog index): the ones the model ranks highest for a user it
+    /// knows nothing about (no id, no features, no history), its prior over the catalog. A
+    /// retrieval-trained model leans on that prior, and its favourites are spread over many
+    /// leaves, where a narrow beam would miss them. Recomputed (one exhaustive ranking) when
+    /// the weights, the catalog, the index or the model's clock change.
+    func servingHead() -> [Int32] {
+        let key = ServingCache.HeadKey(weights: counters.weightsVersion, catalog: catalog.mutations,
+                                       index: index?.version ?? -1, nowMs: counters.nowMs)
+        if servingCache.headKey == key { return servingCache.head }
+        let count = Int((config.beamHeadShare * Double(liveItemCount)).rounded(.up))
+        var head: [Int32] = []
+        if count > 0 {
+            let probe = rank(userHash: nil, features: Features(), k: count, mode: .exhaustive,
+                             excluded: [], excludeSeen: false, head: [])
+            head = probe.top.sorted().map(\.item).sorted()
+        }
+        servingCache.head = head
+        servingCache.headKey = key
+        return head
+    }
+
+    /// Ranks the live items for one user (`userHash` nil: no id) and counts the work.
+    /// `firstLevelRank` (exhaustive mode) maps each level-1 node to its rank.
+    private func rank(userHash: UInt64?, features: Features, k: Int, mode: RetrievalMode,
+                      excluded: Set<Int32>, excludeSeen: Bool, head: [Int32])
+        -> (top: TopK, itemsScored: Int, nodesScored: Int, firstLevelRank: [Int]?) {
+        let ws = serving
         ws.userBatch.reset(fields: layout.userSlots)
-        appendUser(userHash: userHash, features: query.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
+        appendUser(userHash: userHash, features: features, to: &ws.userBatch, scratch: &ws.userScratch,
                    denseRow: ws.userIn.row(0) + layout.userSlots * config.embeddingDim)
         userTable.forward(ws.userBatch, pooling: .mean, into: ws.userIn)
         let models = levelModels + [itemModel]
@@ -27,9 +70,7 @@ extension RetrievalModel {
             let u = m.userTower.forward(ws.userIn, workspaces[l].user)
             ws.userOut[l].copy(from: u)
         }
-        var excluded = Set<Int32>()
-        for id in excluding { if let i = catalog.index(of: id) { excluded.insert(i) } }
-        let history = cross.users[userHash]
+        let history = userHash.flatMap { cross.users[$0] }
         let seen = excludeSeen ? history : nil
         var top = TopK(k: k)
         var itemsScored = 0
@@ -45,18 +86,28 @@ extension RetrievalModel {
                     top.offer(dot(u, cache.baseAddress! + i * d, d), Int32(i))
                 }
             }
-            return result(top, itemsScored: itemsScored, nodesScored: 0)
+            return (top, itemsScored, 0, nil)
         }
-        guard let index else { return result(top, itemsScored: 0, nodesScored: 0) }
+        guard let index else { return (top, 0, 0, nil) }
         let L = levelCount
         // Level outputs o_t of scored nodes, per head (click, retrieval).
         var nodeO: [[[Float]]] = (0..<MoNN.heads).map { _ in
             (0..<index.levels).map { [Float](repeating: 0, count: index.nodeCount(level: $0)) }
         }
+        var nodeScored: [[Bool]] = (0..<index.levels).map { [Bool](repeating: false, count: index.nodeCount(level: $0)) }
+        func score(level l: Int, _ nodes: [Int]) -> Matrix {
+            let o = scoreNodes(level: l, nodes: nodes, history: history, nowMs: now)
+            for (c, n) in nodes.enumerated() {
+                for h in 0..<MoNN.heads { nodeO[h][l][n] = o[c, h] }
+                nodeScored[l][n] = true
+            }
+            nodesScored += nodes.count
+            return o
+        }
         let indexHead = rankingHead(indexLevel: true), itemHead = rankingHead(indexLevel: false)
         let (indexW, indexB) = ensemble(head: indexHead), (itemW, itemB) = ensemble(head: itemHead)
         var frontier: [Int] = []
-        var firstLevelRank: [Int] = []
+        var firstLevelRank: [Int]?
         let exhaustive: Bool
         var widths = config.beam
         switch mode {
@@ -77,12 +128,10 @@ extension RetrievalModel {
                     }
                 }
             }
-            let o = scoreNodes(level: l, nodes: candidates, history: history, nowMs: now)
-            nodesScored += candidates.count
+            let o = score(level: l, candidates)
             var z: [(Float, Int)] = []
             z.reserveCapacity(candidates.count)
             for (c, n) in candidates.enumerated() {
-                for h in 0..<MoNN.heads { nodeO[h][l][n] = o[c, h] }
                 var s = indexB.value.base[l] + indexW.value[l, l] * o[c, indexHead]
                 var ancestor = n
                 for t in stride(from: l - 1, through: 0, by: -1) {
@@ -95,8 +144,9 @@ extension RetrievalModel {
                 frontier = candidates
                 if l == 0 {
                     z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                    firstLevelRank = [Int](repeating: -1, count: index.sizes[0])
-                    for (r, entry) in z.enumerated() { firstLevelRank[entry.1] = r }
+                    var ranks = [Int](repeating: -1, count: index.sizes[0])
+                    for (r, entry) in z.enumerated() { ranks[entry.1] = r }
+                    firstLevelRank = ranks
                 }
             } else {
                 z.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
@@ -110,10 +160,26 @@ extension RetrievalModel {
                 frontier = z.prefix(keep).map(\.1)
             }
         }
-        // Items of the surviving leaves.
+        // Items of the surviving leaves, then the head items outside them (their ancestors'
+        // outputs enter their scores, so unscored ancestors are scored first).
         var items: [Int32] = []
         for leaf in frontier { items.append(contentsOf: index.members[leaf]) }
         if exhaustive { items.sort() }
+        let last = index.levels - 1
+        var kept = [Bool](repeating: false, count: index.nodeCount(level: last))
+        for leaf in frontier { kept[leaf] = true }
+        let extra = head.filter { !kept[index.node(item: Int($0), level: last)] }
+        if !extra.isEmpty {
+            for l in 0..<index.levels {
+                var nodes: [Int] = []
+                for i in extra {
+                    let n = index.node(item: Int(i), level: l)
+                    if !nodeScored[l][n] { nodeScored[l][n] = true; nodes.append(n) }
+                }
+                if !nodes.isEmpty { _ = score(level: l, nodes) }
+            }
+            items.append(contentsOf: extra)
+        }
         itemsScored = items.count
         let wRow = L - 1
         var start = 0
@@ -140,22 +206,13 @@ extension RetrievalModel {
             }
             start += ws.capacity
         }
-        var out = result(top, itemsScored: itemsScored, nodesScored: nodesScored)
-        if exhaustive {
-            out.firstLevelRanks = top.sorted().map { firstLevelRank[index.node(item: Int($0.item), level: 0)] }
-        }
-        return out
+        return (top, itemsScored, nodesScored, firstLevelRank)
     }
 
     /// Whether `history` records an impression or a click of catalog item `i`.
     @inline(__always) func engaged(_ history: UserHistory?, _ i: Int) -> Bool {
         guard let history, let k = history.slotOf[catalog.idHash[i]] else { return false }
         return history.impressions[Int(k)] > 0 || history.clicks[Int(k)] > 0 || history.lastImpressionMs[Int(k)] > 0
-    }
-
-    private func result(_ top: TopK, itemsScored: Int, nodesScored: Int) -> RetrievalResult {
-        RetrievalResult(items: top.sorted().map { ScoredItem(itemID: catalog.ids[Int($0.item)], score: $0.score) },
-                        itemsScored: itemsScored, nodesScored: nodesScored)
     }
 
     /// Level-`l` MoNN outputs (click, retrieval) for `nodes` (the user tower output is in `serving.userOut[l]`).

@@ -15,6 +15,16 @@ struct ServingCache {
     var profiles: [NodeProfiles] = []
     /// (weights version, catalog mutations) at the last full staleness scan.
     var itemsCheckedAt: (Int64, Int64) = (-1, -1)
+    /// What the head items were computed from.
+    struct HeadKey: Equatable {
+        var weights: Int64
+        var catalog: Int64
+        var index: Int64
+        var nowMs: Int64
+    }
+    /// The items beam search always scores (``RetrievalModel/servingHead()``), at `headKey`.
+    var head: [Int32] = []
+    var headKey: HeadKey?
 
     mutating func ensure(items: Int, width w: Int) {
         width = w

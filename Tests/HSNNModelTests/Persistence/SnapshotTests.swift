@@ -79,3 +79,28 @@ func continuedTrainingAfterLoadIsBitIdentical(kind: ModelKind, levels: Int) thro
     }
     #expect(!differences(snapshot, model.makeSnapshot()).isEmpty)
 }
+
+@Test func aModelFolderWithoutANewerConfigurationKeyLoadsWithItsDefault() throws {
+    let events = try smallStream(impressions: 1_000)
+    var config = smallConfig()
+    config.beamHeadShare = 0.25
+    let model = try RetrievalModel(config: config)
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try model.write(to: folder)
+    // A folder written before `index.beam_head_share` existed has no such key.
+    let file = folder.appendingPathComponent("model.json")
+    var header = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+    var stored = try #require(header["config"] as? [String: Any])
+    #expect(stored.removeValue(forKey: "beamHeadShare") != nil)
+    header["config"] = stored
+    try JSONSerialization.data(withJSONObject: header).write(to: file)
+    let loaded = try RetrievalModel.load(from: folder)
+    #expect(loaded.config.beamHeadShare == ModelConfig().beamHeadShare)
+    var expected = config
+    expected.beamHeadShare = ModelConfig().beamHeadShare
+    #expect(loaded.config == expected)
+    #expect(differences(model.makeSnapshot(), loaded.makeSnapshot()).allSatisfy { $0.contains("config") || $0.contains("model.json") })
+}

@@ -58,3 +58,41 @@ import Testing
     #expect(r.itemsScored >= min(40, model.liveItemCount))
     #expect(r.items.count == 5)
 }
+
+@Test func beamScoresTheModelsHeadItemsWithTheirExhaustiveScores() throws {
+    let events = try smallStream()
+    func trained(headShare: Double) throws -> RetrievalModel {
+        var config = smallConfig()
+        config.beamMinItemsPerK = 0
+        config.beamHeadShare = headShare
+        let model = try RetrievalModel(config: config)
+        var batch: [LabeledExample] = []
+        feed(model, events[...], batch: &batch)
+        model.remapAll()
+        return model
+    }
+    let model = try trained(headShare: 0.1)
+    let user = UserQuery(userID: "3")
+    let all = model.liveItemCount
+    let beam = model.retrieve(user, k: all, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    let head = model.servingHead().map { model.catalog.ids[Int($0)] }
+    #expect(head.count == Int((0.1 * Double(all)).rounded(.up)))
+    // Every head item is a candidate, even far from the one leaf the beam kept ...
+    let returned = Set(beam.items.map(\.itemID))
+    #expect(head.allSatisfy { returned.contains($0) })
+    // ... scored exactly as exhaustive retrieval scores it (its ancestors' outputs included).
+    let exhaustive = Dictionary(uniqueKeysWithValues: model.retrieve(user, k: all, mode: .exhaustive, excludeSeen: false)
+        .items.map { ($0.itemID, $0.score) })
+    for item in beam.items {
+        let reference = try #require(exhaustive[item.itemID])
+        #expect(abs(item.score - reference) <= 1e-5 * max(1, abs(reference)), "\(item.itemID): \(item.score) vs \(reference)")
+    }
+    // The head is a serving setting: without it the same training gives the same leaf, whose
+    // items are all the beam scores.
+    let bare = try trained(headShare: 0)
+    let leafOnly = bare.retrieve(user, k: all, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    #expect(bare.servingHead().isEmpty)
+    #expect(leafOnly.itemsScored < beam.itemsScored)
+    #expect(beam.itemsScored <= leafOnly.itemsScored + head.count)
+    #expect(Set(leafOnly.items.map(\.itemID)).isSubset(of: returned))
+}

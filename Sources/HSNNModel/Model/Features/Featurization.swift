@@ -121,8 +121,9 @@ extension RetrievalModel {
         }
     }
 
-    /// Appends a user's slots to `batch` and writes the dense values at `denseRow`.
-    func appendUser(userHash: UInt64, features: Features, to batch: inout PooledLookupBatch,
+    /// Appends a user's slots to `batch` and writes the dense values at `denseRow` (`userHash`
+    /// nil: the id slot stays empty).
+    func appendUser(userHash: UInt64?, features: Features, to batch: inout PooledLookupBatch,
                     scratch: inout [(slot: Int, hash: UInt64)], denseRow: UnsafeMutablePointer<Float>) {
         let buckets = UInt64(config.hashBuckets)
         denseRow.update(repeating: 0, count: config.maxDenseFeatures)
@@ -137,7 +138,7 @@ extension RetrievalModel {
                 if let c = layout.userDenseColumn(name) { denseRow[c] = scaledNumber(x) }
             }
         }
-        batch.append(row: Int32(truncatingIfNeeded: userHash % buckets))
+        if let userHash { batch.append(row: Int32(truncatingIfNeeded: userHash % buckets)) }
         batch.endSlot()
         for s in 1..<layout.userSlots {
             for v in scratch where v.slot == s { batch.append(row: Int32(truncatingIfNeeded: v.hash % buckets)) }
