@@ -83,6 +83,9 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Share of the live items that beam search scores besides its leaves' items: those the
     /// model ranks highest for a user it knows nothing about (0 = none).
     public var beamHeadShare: Double = 0.02
+    /// At most this many head items per requested item (`k`), so the head's cost does not grow
+    /// with the corpus.
+    public var beamHeadPerK: Int = 20
     public var maxAlpha: Double = 200
     public var minAlpha: Double = 20
     public var alphaExponent: Double = 1

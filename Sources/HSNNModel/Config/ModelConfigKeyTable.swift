@@ -34,6 +34,7 @@ extension ModelConfig {
              "the last level's beam widens until its leaves hold this many items per requested item"),
         .double("index.beam_head_share", \.beamHeadShare,
                 "share of the live items beam search always scores: the model's favourites for a user it knows nothing about"),
+        .int("index.beam_head_per_k", \.beamHeadPerK, "at most this many head items per requested item"),
         .double("index.max_alpha", \.maxAlpha),
         .double("index.min_alpha", \.minAlpha),
         .double("index.alpha_exponent", \.alphaExponent),

@@ -153,6 +153,7 @@ extension ModelConfig {
         try fraction("index.restart_fraction", restartFraction)
         try check("index.beam_min_items_per_k", beamMinItemsPerK, 0...1_000_000)
         try check("index.beam_head_share", beamHeadShare, 0...1)
+        try check("index.beam_head_per_k", beamHeadPerK, 0...1_000_000)
         try nonNegative("index.attribute_weight", attributeWeight)
         // training
         try check("training.batch_size", batchSize, 1...65_536)

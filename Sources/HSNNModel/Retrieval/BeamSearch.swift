@@ -18,8 +18,11 @@ extension RetrievalModel {
         prepareForServing()
         var excluded = Set<Int32>()
         for id in excluding { if let i = catalog.index(of: id) { excluded.insert(i) } }
-        var head: [Int32] = []
-        if case .beam = mode, config.kind == .hsnn { head = servingHead() }
+        var head: ArraySlice<Int32> = []
+        if case .beam = mode, config.kind == .hsnn {
+            let all = servingHead()
+            head = all.prefix(min(all.count, config.beamHeadPerK.multipliedReportingOverflow(by: k).partialValue))
+        }
         let userHash = stableHash("user_id", query.userID)
         let ranked = rank(userHash: userHash, features: query.userFeatures, k: k, mode: mode,
                           excluded: excluded, excludeSeen: excludeSeen, head: head)
@@ -32,12 +35,13 @@ extension RetrievalModel {
         return out
     }
 
-    /// The items beam search scores besides its leaves' (``ModelConfig/beamHeadShare`` of the
-    /// live items, sorted by catalog index): the ones the model ranks highest for a user it
-    /// knows nothing about (no id, no features, no history), its prior over the catalog. A
-    /// retrieval-trained model leans on that prior, and its favourites are spread over many
-    /// leaves, where a narrow beam would miss them. Recomputed (one exhaustive ranking) when
-    /// the weights, the catalog, the index or the model's clock change.
+    /// The items beam search scores besides its leaves', best first (``ModelConfig/beamHeadShare``
+    /// of the live items; a query for `k` items uses the first ``ModelConfig/beamHeadPerK`` `* k`):
+    /// the ones the model ranks highest for a user it knows nothing about (no id, no features, no
+    /// history), its prior over the catalog. A retrieval-trained model leans on that prior, and
+    /// its favourites are spread over many leaves, where a narrow beam would miss them.
+    /// Recomputed (one exhaustive ranking) when the weights, the catalog, the index or the
+    /// model's clock change; ``prepareForServing()`` brings it up to date.
     func servingHead() -> [Int32] {
         let key = ServingCache.HeadKey(weights: counters.weightsVersion, catalog: catalog.mutations,
                                        index: index?.version ?? -1, nowMs: counters.nowMs)
@@ -47,7 +51,7 @@ extension RetrievalModel {
         if count > 0 {
             let probe = rank(userHash: nil, features: Features(), k: count, mode: .exhaustive,
                              excluded: [], excludeSeen: false, head: [])
-            head = probe.top.sorted().map(\.item).sorted()
+            head = probe.top.sorted().map(\.item)
         }
         servingCache.head = head
         servingCache.headKey = key
@@ -57,7 +61,7 @@ extension RetrievalModel {
     /// Ranks the live items for one user (`userHash` nil: no id) and counts the work.
     /// `firstLevelRank` (exhaustive mode) maps each level-1 node to its rank.
     private func rank(userHash: UInt64?, features: Features, k: Int, mode: RetrievalMode,
-                      excluded: Set<Int32>, excludeSeen: Bool, head: [Int32])
+                      excluded: Set<Int32>, excludeSeen: Bool, head: ArraySlice<Int32>)
         -> (top: TopK, itemsScored: Int, nodesScored: Int, firstLevelRank: [Int]?) {
         let ws = serving
         ws.userBatch.reset(fields: layout.userSlots)

@@ -22,7 +22,7 @@ struct ServingCache {
         var index: Int64
         var nowMs: Int64
     }
-    /// The items beam search always scores (``RetrievalModel/servingHead()``), at `headKey`.
+    /// The model's head, best first (``RetrievalModel/servingHead()``), at `headKey`.
     var head: [Int32] = []
     var headKey: HeadKey?
 
@@ -45,8 +45,14 @@ struct ServingCache {
 }
 
 extension RetrievalModel {
-    /// Brings serving caches up to date with the current weights, catalog and index.
+    /// Brings serving caches up to date with the current weights, catalog and index, the
+    /// model's head included (one exhaustive ranking when it is stale; see `servingHead()`).
     public func prepareForServing() {
+        refreshServingCaches()
+        if config.kind == .hsnn, index != nil { _ = servingHead() }
+    }
+
+    private func refreshServingCaches() {
         refreshRepresentativesIfDirty()
         let w = itemModel.itemRows * config.dim
         servingCache.ensure(items: catalog.count, width: w)

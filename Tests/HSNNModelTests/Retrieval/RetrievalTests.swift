@@ -95,4 +95,10 @@ import Testing
     #expect(leafOnly.itemsScored < beam.itemsScored)
     #expect(beam.itemsScored <= leafOnly.itemsScored + head.count)
     #expect(Set(leafOnly.items.map(\.itemID)).isSubset(of: returned))
+    // A query for k items uses the first beam_head_per_k * k head items only.
+    let one = model.retrieve(user, k: 1, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    let oneBare = bare.retrieve(user, k: 1, mode: .beam(widths: [1, 1]), excludeSeen: false)
+    #expect(model.config.beamHeadPerK < head.count)
+    #expect(one.itemsScored <= oneBare.itemsScored + model.config.beamHeadPerK)
+    #expect(one.itemsScored > oneBare.itemsScored)
 }
