@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth", "HSNNEvents", "HSNNMath"]),
         .testTarget(name: "HSNNPipelineTests", dependencies: ["HSNNPipeline", "HSNNEvents"]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
-            "HSNNCheckpoint", "Safetensors", "HSNNTestSupport", log, inMemoryLog,
+            "HSNNCheckpoint", "Safetensors", "HSNNSupport", "HSNNTestSupport", log, inMemoryLog,
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps", log, metrics, lifecycle]),
         .testTarget(name: "HSNNDaemonTests", dependencies: [

@@ -404,10 +404,3 @@ public final class CheckpointStore: Sendable {
         }
     }
 }
-
-/// A value shared between threads under a lock.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-}

@@ -5,6 +5,7 @@ import Logging
 import Safetensors
 import Synchronization
 import Testing
+import HSNNSupport
 import HSNNTestSupport
 
 /// Steps up to which `LATEST` still names the previous version.

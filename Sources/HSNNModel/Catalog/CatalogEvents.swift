@@ -20,4 +20,16 @@ extension RetrievalModel {
             index?.remove(item: Int(i))
         }
     }
+
+    /// Builds a corpus at once: stores the features of `count` catalog items (`item(i)` gives the
+    /// upsert of item `i`, called in order) without mapping each onto the index, then seeds the
+    /// level-1 codebook from them. Call ``prepareForServing()`` next to retrieve from it.
+    package func loadCatalogWithoutIndexing(count: Int, item: (Int) -> ItemEvent) {
+        for i in 0..<count {
+            let event = item(i)
+            let idx = catalog.ensure(event.itemID, atMs: event.timestampMs)
+            catalog.setFeatures(idx, event.features, layout: &layout, atMs: event.timestampMs)
+        }
+        seedCodebook()
+    }
 }

@@ -1,4 +1,3 @@
-import HSNNEvents
 import HSNNMath
 
 extension RetrievalModel {
@@ -19,17 +18,5 @@ extension RetrievalModel {
     /// negative shares its click's user tower outputs, so these run once per impression.
     public var userTowerMacsPerExample: Int {
         ([itemModel] + levelModels).reduce(0) { $0 + ($1.userTower.layers.reduce(0) { $0 + $1.inputs * $1.outputs }) }
-    }
-
-    /// Builds a corpus at once: stores the features of `count` catalog items (`item(i)` gives the
-    /// upsert of item `i`, called in order) without mapping each onto the index, then seeds the
-    /// level-1 codebook from them. Call ``prepareForServing()`` next to retrieve from it.
-    package func loadCatalogWithoutIndexing(count: Int, item: (Int) -> ItemEvent) {
-        for i in 0..<count {
-            let event = item(i)
-            let idx = catalog.ensure(event.itemID, atMs: event.timestampMs)
-            catalog.setFeatures(idx, event.features, layout: &layout, atMs: event.timestampMs)
-        }
-        seedCodebook()
     }
 }

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A value shared with `@Sendable` closures (fault injectors, recorders) under a lock.
+/// A value shared between threads and `@Sendable` closures under a lock.
 package final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     package init(_ value: Value) { mutex = Mutex(value) }
