@@ -41,6 +41,9 @@ public final class DaemonStatusBoard: Sendable {
         public var pausedForBackpressure = false
         /// Times the partitions were paused that way since start.
         public var backpressurePauses: Int64 = 0
+        /// Events partitions paused because they ran ahead of the catalog
+        /// (`ingest.max_ahead_of_catalog_ms`).
+        public var aheadOfCatalog: [String] = []
         /// Seconds the poller spent waiting for room in the full ingest queue since start.
         public var ingestBlockedSeconds: Double = 0
         /// Seconds the training thread spent waiting for records since start.

@@ -23,6 +23,7 @@ enum MetricName {
     static let ingestRecords = "hsnn_ingest_records_total"
     static let ingestPollErrors = "hsnn_ingest_poll_errors_total"
     static let ingestBackpressurePauses = "hsnn_ingest_backpressure_pauses_total"
+    static let ingestCatalogPauses = "hsnn_ingest_catalog_pauses_total"
     static let ingestBlockedSeconds = "hsnn_ingest_blocked_seconds_total"
     /// Labels `topic`, `partition`.
     static let ingestRecordsLost = "hsnn_ingest_records_lost_total"
@@ -114,6 +115,8 @@ struct IngestMetrics: Sendable {
     let records = Counter(label: MetricName.ingestRecords)
     let pollErrors = Counter(label: MetricName.ingestPollErrors)
     let pauses = Counter(label: MetricName.ingestBackpressurePauses)
+    /// Events partitions paused for running ahead of the catalog.
+    let catalogPauses = Counter(label: MetricName.ingestCatalogPauses)
     let blockedSeconds = FloatingPointCounter(label: MetricName.ingestBlockedSeconds)
     let logSuppressed = Counter(label: MetricName.logSuppressed)
     /// By `topic`, `partition`.

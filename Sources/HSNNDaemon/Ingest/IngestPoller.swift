@@ -25,6 +25,13 @@ import HSNNSupport
 /// Rebalance callbacks run inside `poll`, so while the poller waits on a full queue they are
 /// delayed, by at most `pauseAfter` plus one slice: a trainer that takes nothing for that long
 /// gets its partitions paused and polling resumes.
+///
+/// Catalog first: while an assigned catalog partition still holds unread records, an events
+/// partition whose event time runs more than `catalogLead` (`ingest.max_ahead_of_catalog_ms`)
+/// ahead of it is paused until the catalog catches up or reaches its end. Impressions of items
+/// whose upsert has not been read yet would otherwise train them without features: librdkafka
+/// fetches partitions at their own pace, and a catalog partition that fell behind the events
+/// (at start-up, after a restart) cost the model much of its quality.
 final class IngestPoller: @unchecked Sendable {
     // @unchecked: `held`, `paused`, `pausedPartitions`, `expected`, `halted`, `assigned`, `atEnd`
     // and the health bookkeeping are only touched by the polling thread (the loop
@@ -56,6 +63,16 @@ final class IngestPoller: @unchecked Sendable {
     private var paused = false
     /// The partitions the last pause covered.
     private var pausedPartitions: Set<StreamPartition> = []
+    /// How far (event time) an events partition may run ahead of an unfinished catalog
+    /// partition; nil: no limit.
+    private let catalogLead: Duration?
+    /// Event time of the latest record read from each assigned partition.
+    private var eventTimeMs: [StreamPartition: Int64] = [:]
+    /// Events partitions paused because they ran ahead of the catalog.
+    private var aheadOfCatalog: Set<StreamPartition> = []
+    /// Records of those partitions that arrived anyway (fetched before the pause took effect),
+    /// kept in order until the catalog catches up.
+    private var heldAhead: [StreamPartition: [IngestItem]] = [:]
     private let logger: Logger
     private let badInputLog: RateLimitedLogger
     private let metrics = IngestMetrics()
@@ -69,15 +86,18 @@ final class IngestPoller: @unchecked Sendable {
     ///   - lossPolicy: what to do when records were skipped by an offset reset (`kafka.on_data_loss`).
     ///   - livenessTimeout: how long the broker connections may stay silent before the daemon
     ///     is not ready (`kafka.liveness_timeout_ms`).
+    ///   - catalogLead: how far (event time) an events partition may run ahead of a catalog
+    ///     partition that still holds unread records (`ingest.max_ahead_of_catalog_ms`); nil: no limit.
     ///   - caughtUp: set while every record the broker held for every assigned partition is handed over.
     ///   - onDataLoss: called once, on the polling thread, when records were lost under ``DataLossPolicy/fail``.
     init(
         consumer: KafkaConsumer, queue: IngestQueue<IngestItem>, decoder: KafkaRecordDecoder, pollTimeout: Duration,
         pauseAfter: Duration, lossPolicy: DataLossPolicy = .continue, livenessTimeout: Duration = .seconds(10),
-        status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?,
+        catalogLead: Duration? = nil, status: DaemonStatusBoard, logger: Logger, deadLetter: (@Sendable (RejectedRecord) -> Void)?,
         caughtUp: CaughtUpSignal = CaughtUpSignal(), onDataLoss: (@Sendable (DataLossError) -> Void)? = nil
     ) {
         self.caughtUp = caughtUp
+        self.catalogLead = catalogLead
         self.onDataLoss = onDataLoss
         self.lossPolicy = lossPolicy
         self.livenessTimeout = livenessTimeout
@@ -118,6 +138,11 @@ final class IngestPoller: @unchecked Sendable {
     func forget(_ partitions: Set<StreamPartition>) {
         held.removeAll { partitions.contains($0.partition) }
         pausedPartitions.subtract(partitions)
+        aheadOfCatalog.subtract(partitions)
+        for partition in partitions {
+            eventTimeMs[partition] = nil
+            heldAhead[partition] = nil
+        }
         for partition in partitions { expected[partition] = nil }
         assigned.subtract(partitions)
         atEnd.subtract(partitions)
@@ -134,10 +159,11 @@ final class IngestPoller: @unchecked Sendable {
             expected[partition] = offset
         }
         updateCaughtUp()
+        alignWithCatalog()
     }
 
     private func updateCaughtUp() {
-        caughtUp.set(!assigned.isEmpty && held.isEmpty && !paused && assigned.isSubset(of: atEnd))
+        caughtUp.set(!assigned.isEmpty && held.isEmpty && heldAhead.isEmpty && !paused && assigned.isSubset(of: atEnd))
     }
 
     private var isStopRequested: Bool { stopRequested.withLock { $0 } }
@@ -155,8 +181,9 @@ final class IngestPoller: @unchecked Sendable {
                 flushHeld()
                 if held.isEmpty, queue.hasRoom { setPaused(false) }
             } else if !held.isEmpty {
-                // Only after a pause failed: hand the held records over first, waiting as
-                // for a new one, so the hold grows by at most one poll per stall.
+                // After a pause failed, or records held while their partition ran ahead of the
+                // catalog: hand them over first, waiting as for a new one, so the hold grows by
+                // at most one poll per stall.
                 handOverHeld()
             }
             let item: IngestItem??
@@ -175,25 +202,52 @@ final class IngestPoller: @unchecked Sendable {
                 if !ends.isEmpty {
                     atEnd.formUnion(ends.map { StreamPartition(topic: $0.topic, partition: $0.partition) })
                     updateCaughtUp()
+                    alignWithCatalog()
+                    releaseCaughtUp()
                 }
                 continue
             }
             metrics.records.increment()
             guard let item = polled else { continue }
-            // Records of partitions that are not paused (assigned while paused) queue
-            // behind the held ones, so each partition's records stay in order.
-            if paused || !held.isEmpty {
-                held.append(item)
-                // A partition assigned while paused is not paused yet.
-                if paused, !pausedPartitions.contains(item.partition) { setPaused(true) }
+            if case .event(let event) = item.payload {
+                eventTimeMs[item.partition] = max(eventTimeMs[item.partition] ?? .min, event.timestampMs)
+            }
+            alignWithCatalog()
+            if aheadOfCatalog.contains(item.partition) || heldAhead[item.partition] != nil {
+                heldAhead[item.partition, default: []].append(item)
                 continue
             }
-            if queue.offer(item) { continue }
-            if offerWaiting(item) == .stalled {
-                held.append(item)
-                setPaused(true)
-            }
+            handOver(item)
+            // After the catalog record that let them through.
+            releaseCaughtUp()
         }
+    }
+
+    /// Hands a polled record to the trainer, or holds it behind the held ones.
+    private func handOver(_ item: IngestItem) {
+        // Records of partitions that are not paused (assigned while paused) queue
+        // behind the held ones, so each partition's records stay in order.
+        if paused || !held.isEmpty {
+            held.append(item)
+            // A partition assigned while paused is not paused yet.
+            if paused, !pausedPartitions.contains(item.partition) { setPaused(true) }
+            return
+        }
+        if queue.offer(item) { return }
+        if offerWaiting(item) == .stalled {
+            held.append(item)
+            setPaused(true)
+        }
+    }
+
+    /// Moves what partitions no longer ahead of the catalog delivered while paused to the
+    /// held records, in order, to be handed over next.
+    private func releaseCaughtUp() {
+        guard !heldAhead.isEmpty else { return }
+        for partition in heldAhead.keys.sorted(by: { $0.description < $1.description }) where !aheadOfCatalog.contains(partition) {
+            held.append(contentsOf: heldAhead.removeValue(forKey: partition) ?? [])
+        }
+        updateCaughtUp()
     }
 
     /// Offers `item` to the full queue, waiting while the trainer works through it; records
@@ -238,10 +292,12 @@ final class IngestPoller: @unchecked Sendable {
             let partitions = assignment.map { StreamPartition(topic: $0.topic, partition: $0.partition) }
             if pause {
                 let newlyPaused = zip(assignment, partitions).filter { !pausedPartitions.contains($0.1) }
-                if !newlyPaused.isEmpty { try consumer.pause(newlyPaused.map(\.0)) }
+                let toPause = newlyPaused.filter { !aheadOfCatalog.contains($0.1) }
+                if !toPause.isEmpty { try consumer.pause(toPause.map(\.0)) }
                 pausedPartitions.formUnion(newlyPaused.map(\.1))
             } else {
-                let resumed = zip(assignment, partitions).filter { pausedPartitions.contains($0.1) }
+                // Partitions ahead of the catalog stay paused until it catches up.
+                let resumed = zip(assignment, partitions).filter { pausedPartitions.contains($0.1) && !aheadOfCatalog.contains($0.1) }
                 if !resumed.isEmpty { try consumer.resume(resumed.map(\.0)) }
                 pausedPartitions = []
             }
@@ -257,6 +313,43 @@ final class IngestPoller: @unchecked Sendable {
                          metadata: ["ingest.queued": "\(queue.count)", "ingest.held": "\(held.count)"])
         } catch {
             logger.warning("could not \(pause ? "pause" : "resume") partitions", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Pauses the events partitions that ran more than ``catalogLead`` ahead (event time) of the
+    /// slowest assigned catalog partition still holding unread records, and resumes those the
+    /// catalog caught up with (or that lost their reason: the catalog reached its end or left
+    /// the assignment). A partition paused for backpressure too stays paused until both end.
+    private func alignWithCatalog() {
+        guard let catalogLead else { return }
+        let unfinished = assigned.filter { $0.topic == decoder.catalogTopic && !atEnd.contains($0) }
+        var ahead: Set<StreamPartition> = []
+        if !unfinished.isEmpty {
+            // A catalog partition not read from yet counts as behind every event.
+            let catalogTime = unfinished.map { eventTimeMs[$0] ?? .min }.min()!
+            let bound = catalogTime.addingReportingOverflow(catalogLead.inMilliseconds).partialValue
+            for partition in assigned where partition.topic != decoder.catalogTopic {
+                if let time = eventTimeMs[partition], time > bound { ahead.insert(partition) }
+            }
+        }
+        guard ahead != aheadOfCatalog else { return }
+        do {
+            let assignment = try consumer.assignment()
+            func handles(_ set: Set<StreamPartition>) -> [KafkaTopicPartition] {
+                assignment.filter { set.contains(StreamPartition(topic: $0.topic, partition: $0.partition)) }
+            }
+            let toPause = ahead.subtracting(aheadOfCatalog).subtracting(pausedPartitions)
+            let toResume = aheadOfCatalog.subtracting(ahead).subtracting(pausedPartitions)
+            if !toPause.isEmpty { try consumer.pause(handles(toPause)) }
+            if !toResume.isEmpty { try consumer.resume(handles(toResume)) }
+            if !toPause.isEmpty { metrics.catalogPauses.increment(by: toPause.count) }
+            aheadOfCatalog = ahead
+            status.modify { $0.aheadOfCatalog = ahead.map(\.description).sorted() }
+            logger.debug("aligned events with the catalog", metadata: [
+                "ingest.ahead_of_catalog": "\(ahead.map(\.description).sorted())",
+            ])
+        } catch {
+            logger.warning("could not pause or resume partitions to keep events behind the catalog", metadata: ["error": "\(error)"])
         }
     }
 

@@ -69,6 +69,11 @@ extension ConfigSection {
             callbacks wait too: a rebalance is delayed by at most this long. At most half of \
             `max.poll.interval.ms` (in `kafka.properties`, librdkafka's default 300000).
             """, constraints: [.range(Duration.milliseconds(10)...Duration.seconds(600))]),
+        ConfigKey("ingest.max_ahead_of_catalog_ms", .milliseconds, default: .duration(.seconds(300)), doc: """
+            Catalog first: while a catalog partition still holds unread records, an events partition whose \
+            event time is more than this ahead of it is paused until the catalog catches up or reaches its end, \
+            so impressions do not train items whose upsert has not been read yet. 0 turns it off.
+            """),
         ConfigKey("ingest.max_message_bytes", .int, default: .int(65_536),
                   doc: "Messages larger than this are rejected as malformed (`too_large`).",
                   constraints: [.range(64...67_108_864)]),

@@ -24,6 +24,9 @@ public struct DaemonSettings: Sendable {
     /// `ingest.pause_after_ms`: how long the trainer may take nothing from a full ingest queue
     /// before the poller pauses its partitions.
     public var pauseAfter: Duration
+    /// `ingest.max_ahead_of_catalog_ms`: how far (event time) an events partition may run ahead
+    /// of a catalog partition with unread records; nil: no limit.
+    public var maxAheadOfCatalog: Duration?
     public var decoderLimits: DecoderLimits
     public var joiner: JoinerConfiguration
     public var batchSize: Int
@@ -126,6 +129,8 @@ public struct DaemonSettings: Sendable {
         pollTimeout = c.duration("kafka.poll_timeout_ms")
         queueCapacity = c.int("ingest.queue_capacity")
         pauseAfter = c.duration("ingest.pause_after_ms")
+        let aheadOfCatalog = c.duration("ingest.max_ahead_of_catalog_ms")
+        maxAheadOfCatalog = aheadOfCatalog > .zero ? aheadOfCatalog : nil
         var limits = DecoderLimits()
         limits.maxMessageBytes = c.int("ingest.max_message_bytes")
         let future = c.milliseconds("ingest.max_future_ms")

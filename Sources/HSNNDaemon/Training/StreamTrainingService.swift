@@ -114,7 +114,7 @@ public final class StreamTrainingService: Service, Sendable {
             consumer: consumer, queue: queue,
             decoder: KafkaRecordDecoder(decoder: EventDecoder(limits: s.decoderLimits), catalogTopic: s.itemsTopic),
             pollTimeout: s.pollTimeout, pauseAfter: s.pauseAfter, lossPolicy: s.failOnDataLoss ? .fail : .continue,
-            livenessTimeout: s.livenessTimeout, status: status, logger: logger,
+            livenessTimeout: s.livenessTimeout, catalogLead: s.maxAheadOfCatalog, status: status, logger: logger,
             deadLetter: deadLetterSink, caughtUp: caughtUp, onDataLoss: { fatal.yield($0) })
         coordinator.attach(.init(consumer: consumer, trainer: trainer, poller: poller, queue: queue, publisher: publisher))
 
