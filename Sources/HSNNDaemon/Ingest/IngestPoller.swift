@@ -33,8 +33,9 @@ import HSNNSupport
 /// fetches partitions at their own pace, and a catalog partition that fell behind the events
 /// (at start-up, after a restart) cost the model much of its quality.
 final class IngestPoller: @unchecked Sendable {
-    // @unchecked: `held`, `paused`, `pausedPartitions`, `expected`, `halted`, `assigned`, `atEnd`
-    // and the health bookkeeping are only touched by the polling thread (the loop
+    // @unchecked: `held`, `paused`, `pausedPartitions`, `expected`, `halted`, `assigned`, `atEnd`,
+    // the catalog-first bookkeeping (`eventTimeMs`, `aheadOfCatalog`, `heldAhead`) and the health
+    // bookkeeping are only touched by the polling thread (the loop
     // and the rebalance callbacks that run inside its `poll`).
     private let consumer: KafkaConsumer
     private let queue: IngestQueue<IngestItem>
