@@ -56,16 +56,9 @@ public struct EventEncoder: Sendable {
                 try w.features(item.features, field: "features")
             }
         case .impression(let impression):
-            w.raw("{\"type\":\"impression\",\"event_id\":")
-            try w.identifier(impression.eventID, field: "event_id")
-            w.raw(",\"request_id\":")
-            try w.identifier(impression.requestID, field: "request_id")
-            w.raw(",\"ts_ms\":")
-            try w.timestamp(impression.timestampMs)
-            w.raw(",\"user_id\":")
-            try w.identifier(impression.userID, field: "user_id")
-            w.raw(",\"item_id\":")
-            try w.identifier(impression.itemID, field: "item_id")
+            w.raw("{\"type\":\"impression\"")
+            try w.interaction(eventID: impression.eventID, requestID: impression.requestID, timestampMs: impression.timestampMs,
+                              userID: impression.userID, itemID: impression.itemID)
             if !impression.userFeatures.isEmpty {
                 w.raw(",\"user_features\":")
                 try w.features(impression.userFeatures, field: "user_features")
@@ -74,16 +67,9 @@ public struct EventEncoder: Sendable {
                 w.raw(clicked ? ",\"clicked\":true" : ",\"clicked\":false")
             }
         case .click(let click):
-            w.raw("{\"type\":\"click\",\"event_id\":")
-            try w.identifier(click.eventID, field: "event_id")
-            w.raw(",\"request_id\":")
-            try w.identifier(click.requestID, field: "request_id")
-            w.raw(",\"ts_ms\":")
-            try w.timestamp(click.timestampMs)
-            w.raw(",\"user_id\":")
-            try w.identifier(click.userID, field: "user_id")
-            w.raw(",\"item_id\":")
-            try w.identifier(click.itemID, field: "item_id")
+            w.raw("{\"type\":\"click\"")
+            try w.interaction(eventID: click.eventID, requestID: click.requestID, timestampMs: click.timestampMs,
+                              userID: click.userID, itemID: click.itemID)
         }
         w.byte(UInt8(ascii: "}"))
     }
@@ -125,6 +111,22 @@ struct JSONWriter {
             throw EventEncodingError(code: .emptyIdentifier, field: field, message: "'\(field)' is empty")
         }
         string(id)
+    }
+
+    /// The fields impressions and clicks share, after their `type`: `event_id`, `request_id`,
+    /// `ts_ms`, `user_id`, `item_id`.
+    mutating func interaction(eventID: String, requestID: String, timestampMs: Int64, userID: String, itemID: String)
+        throws(EventEncodingError) {
+        raw(",\"event_id\":")
+        try identifier(eventID, field: "event_id")
+        raw(",\"request_id\":")
+        try identifier(requestID, field: "request_id")
+        raw(",\"ts_ms\":")
+        try timestamp(timestampMs)
+        raw(",\"user_id\":")
+        try identifier(userID, field: "user_id")
+        raw(",\"item_id\":")
+        try identifier(itemID, field: "item_id")
     }
 
     mutating func timestamp(_ ts: Int64) throws(EventEncodingError) {
