@@ -34,7 +34,7 @@ import HSNNSupport
 /// (at start-up, after a restart) cost the model much of its quality.
 final class IngestPoller: @unchecked Sendable {
     // @unchecked: `held`, `paused`, `pausedPartitions`, `expected`, `halted`, `assigned`, `atEnd`,
-    // the catalog-first bookkeeping (`eventTimeMs`, `aheadOfCatalog`, `heldAhead`) and the health
+    // the catalog-first bookkeeping (`eventTimeMs`, `aheadOfCatalog`, `catalogBoundMs`, `heldAhead`) and the health
     // bookkeeping are only touched by the polling thread (the loop
     // and the rebalance callbacks that run inside its `poll`).
     private let consumer: KafkaConsumer
@@ -71,6 +71,12 @@ final class IngestPoller: @unchecked Sendable {
     private var eventTimeMs: [StreamPartition: Int64] = [:]
     /// Events partitions paused because they ran ahead of the catalog.
     private var aheadOfCatalog: Set<StreamPartition> = []
+    /// The event time beyond which an events partition is ahead of the catalog (nil: no
+    /// assigned catalog partition holds unread records), and whether it must be recomputed:
+    /// set when a catalog record, a partition end or an assignment change moved the catalog's
+    /// position, so an events record costs one comparison.
+    private var catalogBoundMs: Int64?
+    private var catalogBoundStale = true
     /// Records of those partitions that arrived anyway (fetched before the pause took effect),
     /// kept in order until the catalog catches up.
     private var heldAhead: [StreamPartition: [IngestItem]] = [:]
@@ -147,6 +153,7 @@ final class IngestPoller: @unchecked Sendable {
         for partition in partitions { expected[partition] = nil }
         assigned.subtract(partitions)
         atEnd.subtract(partitions)
+        catalogBoundStale = true
         updateCaughtUp()
     }
 
@@ -159,6 +166,7 @@ final class IngestPoller: @unchecked Sendable {
         for (partition, offset) in starts where partition.topic != decoder.catalogTopic {
             expected[partition] = offset
         }
+        catalogBoundStale = true
         updateCaughtUp()
         alignWithCatalog()
     }
@@ -202,6 +210,7 @@ final class IngestPoller: @unchecked Sendable {
                 let ends = consumer.takePartitionEnds()
                 if !ends.isEmpty {
                     atEnd.formUnion(ends.map { StreamPartition(topic: $0.topic, partition: $0.partition) })
+                    catalogBoundStale = true
                     updateCaughtUp()
                     alignWithCatalog()
                     releaseCaughtUp()
@@ -212,8 +221,11 @@ final class IngestPoller: @unchecked Sendable {
             guard let item = polled else { continue }
             if case .event(let event) = item.payload {
                 eventTimeMs[item.partition] = max(eventTimeMs[item.partition] ?? .min, event.timestampMs)
+                if item.partition.topic == decoder.catalogTopic { catalogBoundStale = true }
             }
-            alignWithCatalog()
+            if catalogLead != nil, catalogBoundStale || isAheadOfCatalog(item.partition) != aheadOfCatalog.contains(item.partition) {
+                alignWithCatalog()
+            }
             if aheadOfCatalog.contains(item.partition) || heldAhead[item.partition] != nil {
                 heldAhead[item.partition, default: []].append(item)
                 continue
@@ -322,17 +334,9 @@ final class IngestPoller: @unchecked Sendable {
     /// catalog caught up with (or that lost their reason: the catalog reached its end or left
     /// the assignment). A partition paused for backpressure too stays paused until both end.
     private func alignWithCatalog() {
-        guard let catalogLead else { return }
-        let unfinished = assigned.filter { $0.topic == decoder.catalogTopic && !atEnd.contains($0) }
-        var ahead: Set<StreamPartition> = []
-        if !unfinished.isEmpty {
-            // A catalog partition not read from yet counts as behind every event.
-            let catalogTime = unfinished.map { eventTimeMs[$0] ?? .min }.min()!
-            let bound = catalogTime.addingReportingOverflow(catalogLead.inMilliseconds).partialValue
-            for partition in assigned where partition.topic != decoder.catalogTopic {
-                if let time = eventTimeMs[partition], time > bound { ahead.insert(partition) }
-            }
-        }
+        guard catalogLead != nil else { return }
+        if catalogBoundStale { updateCatalogBound() }
+        let ahead = assigned.filter(isAheadOfCatalog)
         guard ahead != aheadOfCatalog else { return }
         do {
             let assignment = try consumer.assignment()
@@ -352,6 +356,25 @@ final class IngestPoller: @unchecked Sendable {
         } catch {
             logger.warning("could not pause or resume partitions to keep events behind the catalog", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Recomputes ``catalogBoundMs`` from the slowest assigned catalog partition that holds
+    /// unread records.
+    private func updateCatalogBound() {
+        catalogBoundStale = false
+        catalogBoundMs = nil
+        guard let catalogLead else { return }
+        let unfinished = assigned.filter { $0.topic == decoder.catalogTopic && !atEnd.contains($0) }
+        guard !unfinished.isEmpty else { return }
+        // A catalog partition not read from yet counts as behind every event.
+        let catalogTime = unfinished.map { eventTimeMs[$0] ?? .min }.min()!
+        catalogBoundMs = catalogTime.addingReportingOverflow(catalogLead.inMilliseconds).partialValue
+    }
+
+    /// Whether events partition `partition` ran beyond ``catalogBoundMs`` (as last computed).
+    private func isAheadOfCatalog(_ partition: StreamPartition) -> Bool {
+        guard let bound = catalogBoundMs, partition.topic != decoder.catalogTopic, let time = eventTimeMs[partition] else { return false }
+        return time > bound
     }
 
     private func flushHeld() {
