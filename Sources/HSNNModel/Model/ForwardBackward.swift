@@ -90,6 +90,18 @@ extension RetrievalModel {
                 }
             }
         }
+        addClickPriors()
+    }
+
+    /// Adds each row's click prior (``CrossFeatureStore/priorLogit(item:catalog:)``) to the
+    /// item level's click logits: the network learns how a user departs from the item's record
+    /// rather than the record itself, so a frozen model keeps each item's record as its
+    /// baseline. A constant offset: the gradients are those of the logits with it. Like the
+    /// other counter features, the two-tower baseline (towers and a dot product) does without.
+    private func addClickPriors() {
+        let ws = batch
+        let z = ws.logits.row(levelCount - 1)
+        for j in 0..<ws.count { z[j] += cross.priorLogit(item: Int(ws.items[j]), catalog: catalog) }
     }
 
     /// Forward pass plus the full objective; with `withGradients`, back-propagates it into every

@@ -133,6 +133,22 @@ final class CrossFeatureStore {
         o[5] = logf((catalog.lifetimeClicks[i] + 4 * a * p0) / (catalog.lifetimeImpressions[i] + 4 * a)) - logP0
     }
 
+    /// The click logit's offset for item `i` (-1: an item the catalog does not hold): its
+    /// lifetime click log-odds, smoothed toward the prior rate with `4 * smoothing`
+    /// pseudo-impressions like its lifetime click-rate feature.
+    func priorLogit(item i: Int, catalog: ItemCatalog) -> Float {
+        let p0 = priorCTR, a = 4 * smoothing
+        let rate = i >= 0 ? (catalog.lifetimeClicks[i] + a * p0) / (catalog.lifetimeImpressions[i] + a) : p0
+        return logf(rate / (1 - rate))
+    }
+
+    /// The time at which a frozen model reads its counters for an impression at `timeMs`: no
+    /// later than the newest impression they hold, so time that passed after the model last
+    /// saw the stream does not read as every item and user going quiet.
+    func readingTime(scoringAt timeMs: Int64) -> Int64 {
+        globalUpdatedMs > 0 ? min(timeMs, globalUpdatedMs) : timeMs
+    }
+
     /// Records that `user` saw item `i` at `nowMs` (and clicked it or not).
     func record(user: UInt64, item i: Int, clicked: Bool, catalog: ItemCatalog, nowMs: Int64) {
         let y: Float = clicked ? 1 : 0

@@ -73,7 +73,8 @@ extension RetrievalModel {
         writeItemDense(ws.items.prefix(ws.count), into: ws.itemIn)
     }
 
-    /// Writes row `j` (the next one) from an impression.
+    /// Writes row `j` (the next one) from an impression. Scoring (not `createItems`) reads the
+    /// counters at ``CrossFeatureStore/readingTime(scoringAt:)``.
     private func featurizeImpression(row j: Int, _ imp: ImpressionEvent, clicked: Bool, createItems: Bool) {
         let ws = batch
         let e = config.embeddingDim, buckets = UInt64(config.hashBuckets)
@@ -82,7 +83,8 @@ extension RetrievalModel {
         ws.itemHashes[j] = i >= 0 ? catalog.idHash[Int(i)] : stableHash("item_id", imp.itemID)
         ws.users[j] = stableHash("user_id", imp.userID)
         ws.userRowOf[j] = Int32(j)
-        ws.times[j] = imp.timestampMs
+        let featureMs = createItems ? imp.timestampMs : cross.readingTime(scoringAt: imp.timestampMs)
+        ws.times[j] = featureMs
         ws.labels[j] = clicked ? 1 : 0
         ws.weights[j] = clicked ? Float(config.positiveWeight) : 1
         appendUser(userHash: ws.users[j], features: imp.userFeatures, to: &ws.userBatch, scratch: &ws.userScratch,
@@ -96,7 +98,7 @@ extension RetrievalModel {
         }
         if config.kind == .hsnn {
             if i >= 0 {
-                cross.write(user: cross.users[ws.users[j]], item: Int(i), catalog: catalog, nowMs: imp.timestampMs,
+                cross.write(user: cross.users[ws.users[j]], item: Int(i), catalog: catalog, nowMs: featureMs,
                             into: ws.crossIn.row(j))
             } else {
                 ws.crossIn.row(j).update(repeating: 0, count: ws.crossIn.cols)

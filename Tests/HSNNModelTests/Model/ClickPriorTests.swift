@@ -1,0 +1,63 @@
+import Foundation
+import HSNNEvents
+import HSNNMath
+import Testing
+@testable import HSNNModel
+
+/// The item level's click logit is the learned ensemble of the level outputs plus the item's
+/// smoothed lifetime log-odds, computed here from the counts recorded.
+@Test func theClickLogitCarriesTheItemsLifetimeLogOdds() throws {
+    let model = try RetrievalModel(config: tinyConfig())
+    for item in tinyItems() { model.apply(item) }
+    // i3: 10 impressions, 8 clicks; i4: 20 impressions, 4 clicks; all at one time (no decay).
+    var outcomes: [LabeledExample] = []
+    for k in 0..<30 {
+        let clicked = k < 8 || (k >= 10 && k < 14)
+        let imp = ImpressionEvent(eventID: "o\(k)", requestID: "o\(k)", timestampMs: 5_000, userID: "v\(k % 4)",
+                                  itemID: k < 10 ? "i3" : "i4")
+        outcomes.append(LabeledExample(impression: imp, clicked: clicked))
+    }
+    model.recordOutcomes(outcomes)
+    let probes = ["i3", "i4", "i5", "unknown"].map {
+        ImpressionEvent(eventID: "p", requestID: "p", timestampMs: 5_000, userID: "u9", itemID: $0)
+    }
+    let logits = model.itemLevelLogits(probes, head: 0)
+    // Prior rate 12 / 30; each item smoothed with 20 pseudo-impressions at that rate.
+    let logit = { (p: Double) in log(p / (1 - p)) }
+    let p0 = 12.0 / 30.0
+    let priors = [logit((8 + 20 * p0) / 30), logit((4 + 20 * p0) / 40), logit(p0), logit(p0)]
+    let L = model.levelCount, ws = model.batch
+    for j in probes.indices {
+        var network = model.ensembleBias.value.base[L - 1]
+        for t in 0..<L { network += model.ensembleWeight.value[L - 1, t] * ws.levelOutput[t, j] }
+        let offset = Double(logits[j] - network)
+        #expect(abs(offset - priors[j]) < 1e-4, "\(probes[j].itemID): offset \(offset), expected \(priors[j])")
+    }
+}
+
+/// A frozen model scores an impression later than the newest one its counters hold as if it
+/// came at that newest time: decayed counts and recencies do not fade with time it never saw.
+@Test func aFrozenModelReadsItsCountersAtTheNewestImpressionItHolds() throws {
+    let events = try smallStream()
+    let model = try RetrievalModel(config: smallConfig())
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    let newest = model.cross.globalUpdatedMs
+    let seen = events.compactMap { event -> ImpressionEvent? in
+        if case .impression(let imp) = event { return imp } else { return nil }
+    }.suffix(40)
+    let later = Int64(30 * 86_400_000)
+    let atNewest = seen.map { ImpressionEvent(eventID: $0.eventID, requestID: $0.requestID, timestampMs: newest, userID: $0.userID,
+                                              itemID: $0.itemID, userFeatures: $0.userFeatures) }
+    let afterAMonth = atNewest.map { ImpressionEvent(eventID: $0.eventID, requestID: $0.requestID, timestampMs: newest + later,
+                                                     userID: $0.userID, itemID: $0.itemID, userFeatures: $0.userFeatures) }
+    #expect(model.score(atNewest) == model.score(afterAMonth))
+    // The counters themselves do fade over that month: read at its end they differ.
+    let imp = atNewest[0]
+    let item = try #require(model.catalog.index(of: imp.itemID))
+    var now = [Float](repeating: 0, count: model.cross.width), month = now
+    let history = model.cross.users[stableHash("user_id", imp.userID)]
+    model.cross.write(user: history, item: Int(item), catalog: model.catalog, nowMs: newest, into: &now)
+    model.cross.write(user: history, item: Int(item), catalog: model.catalog, nowMs: newest + later, into: &month)
+    #expect(now != month)
+}
