@@ -61,3 +61,26 @@ import Testing
     model.cross.write(user: history, item: Int(item), catalog: model.catalog, nowMs: newest + later, into: &month)
     #expect(now != month)
 }
+
+/// Without the retrieval objective, retrieval ranks by the click head: its scores are the whole
+/// click logits of the batch path, the click prior included.
+@Test func retrievalByTheClickHeadScoresTheWholeClickLogit() throws {
+    let events = try smallStream()
+    var config = smallConfig()
+    config.retrievalNegatives = 0
+    let model = try RetrievalModel(config: config)
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    model.remapAll()
+    for mode in [RetrievalMode.exhaustive, .beam(widths: nil)] {
+        let top = model.retrieve(UserQuery(userID: "7", userFeatures: Features()), k: 5, mode: mode, excludeSeen: false)
+        #expect(top.items.count == 5)
+        let impressions = top.items.map {
+            ImpressionEvent(eventID: "x", requestID: "x", timestampMs: model.counters.nowMs, userID: "7", itemID: $0.itemID)
+        }
+        let logits = model.itemLevelLogits(impressions, head: 0)
+        for (item, z) in zip(top.items, logits) {
+            #expect(abs(item.score - z) < 1e-3 * max(1, abs(z)), "\(mode) \(item.itemID): retrieve \(item.score) vs batch \(z)")
+        }
+    }
+}
