@@ -58,6 +58,11 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     public var indexLevel = MoNNSize(userRows: 8, itemRows: 4, towerHidden: [128], interactionHidden: [64], overHidden: [64])
     /// Layer normalisation in hidden layers.
     public var layerNorm: Bool = false
+    /// Whether the item level's click logit carries the item's smoothed lifetime click
+    /// log-odds as a fixed offset (HSNN only), so the towers learn how a user departs from the
+    /// item's record. Model folders written before the key existed load with it off, as they
+    /// were trained.
+    public var clickPrior: Bool = true
     /// Half-life of the cross-feature counters (event time).
     public var crossHalfLifeMs: Double = 7 * 86_400_000
     /// Time scale of the recency features.

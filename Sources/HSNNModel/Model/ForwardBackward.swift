@@ -99,6 +99,7 @@ extension RetrievalModel {
     /// baseline. A constant offset: the gradients are those of the logits with it. Like the
     /// other counter features, the two-tower baseline (towers and a dot product) does without.
     private func addClickPriors() {
+        guard config.clickPrior else { return }
         let ws = batch
         let z = ws.logits.row(levelCount - 1)
         for j in 0..<ws.count { z[j] += cross.priorLogit(item: Int(ws.items[j]), catalog: catalog) }

@@ -29,8 +29,13 @@ struct ModelStateHeader: Codable {
 }
 
 extension ModelStateHeader {
+    /// Configuration keys whose absence means the folder was written before they existed,
+    /// with the value that keeps that model as it was trained (rather than today's default).
+    static let valuesBeforeKeysExisted: [String: Bool] = ["clickPrior": false]
+
     /// Decodes `model.json`. Configuration keys added to ``ModelConfig`` after the folder was
-    /// written take their current defaults; everything else must be present.
+    /// written take their current defaults, or ``valuesBeforeKeysExisted``; everything else
+    /// must be present.
     static func decode(_ data: Data) throws -> ModelStateHeader {
         do {
             return try JSONDecoder().decode(ModelStateHeader.self, from: data)
@@ -39,7 +44,7 @@ extension ModelStateHeader {
                   var config = object["config"] as? [String: Any],
                   let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig())) as? [String: Any]
             else { throw DecodingError.keyNotFound(key, context) }
-            for (name, value) in defaults where config[name] == nil { config[name] = value }
+            for (name, value) in defaults where config[name] == nil { config[name] = valuesBeforeKeysExisted[name] ?? value }
             object["config"] = config
             return try JSONDecoder().decode(ModelStateHeader.self, from: JSONSerialization.data(withJSONObject: object))
         }

@@ -207,7 +207,7 @@ extension RetrievalModel {
                 var s = itemB.value.base[wRow] + itemW.value[wRow, wRow] * o[r, itemHead]
                 for t in 0..<index.levels { s += itemW.value[wRow, t] * nodeO[itemHead][t][index.node(item: Int(i), level: t)] }
                 // Ranking by the click head: its whole logit, the item's click prior included.
-                if itemHead == 0 { s += cross.priorLogit(item: Int(i), catalog: catalog) }
+                if itemHead == 0, config.clickPrior { s += cross.priorLogit(item: Int(i), catalog: catalog) }
                 top.offer(s, i)
             }
             start += ws.capacity
