@@ -105,8 +105,9 @@ import HSNNTestSupport
             try consumer.close()
         }
         #expect(taken.count == upserts + impressions)
-        // How far each impression ran ahead (event time) of the newest catalog record read before
-        // it (records a partition delivers after its pause took effect are held back too).
+        // How far each impression ran ahead (event time) of the catalog read before it: of the
+        // newest catalog record, or of the catalog's first record when none was read yet
+        // (records a partition delivers after its pause took effect are held back too).
         var catalogTime: Int64?
         var worstLead: Int64 = 0, beforeAnyCatalog = 0
         for item in taken {
@@ -114,7 +115,8 @@ import HSNNTestSupport
             switch event {
             case .item(let upsert): catalogTime = max(catalogTime ?? .min, upsert.timestampMs)
             default:
-                if let catalogTime { worstLead = max(worstLead, event.timestampMs - catalogTime) } else { beforeAnyCatalog += 1 }
+                if catalogTime == nil { beforeAnyCatalog += 1 }
+                worstLead = max(worstLead, event.timestampMs - (catalogTime ?? base))
             }
         }
         if aligned {
@@ -122,7 +124,10 @@ import HSNNTestSupport
             #expect(beforeAnyCatalog == 0)
         } else {
             // Without the limit the records come in fetch order, far ahead (what the test guards against).
-            #expect(worstLead > lead.inMilliseconds, "the fetch pacing no longer puts events ahead of the catalog; the test needs a larger catalog")
+            #expect(worstLead > lead.inMilliseconds, """
+                the fetch pacing no longer puts events ahead of the catalog (at most \(worstLead / minute) minutes, \
+                \(beforeAnyCatalog) impressions before any catalog record); the test needs a larger catalog
+                """)
         }
     }
 
