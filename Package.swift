@@ -102,7 +102,7 @@ let package = Package(
         ]),
         .testTarget(name: "HSNNOpsTests", dependencies: ["HSNNOps", log, metrics, lifecycle]),
         .testTarget(name: "HSNNDaemonTests", dependencies: [
-            "HSNNDaemon", "HSNNModel", "HSNNOps", "HSNNTestSupport",
+            "HSNNDaemon", "HSNNModel", "HSNNOps", "HSNNTestSupport", log,
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .testTarget(name: "HSNNBenchTests", dependencies: ["HSNNBench", "HSNNTestSupport"]),
