@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "HSNNMathTests", dependencies: ["HSNNMath"]),
         .testTarget(name: "HSNNEventsTests", dependencies: ["HSNNEvents", "HSNNSynth", "HSNNMath"]),
         .testTarget(name: "HSNNSynthTests", dependencies: ["HSNNSynth", "HSNNEvents"]),
-        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth", "HSNNEvents", "HSNNMath"]),
+        .testTarget(name: "HSNNModelTests", dependencies: ["HSNNModel", "HSNNSynth", "HSNNEvents", "HSNNMath", "HSNNTestSupport"]),
         .testTarget(name: "HSNNPipelineTests", dependencies: ["HSNNPipeline", "HSNNEvents"]),
         .testTarget(name: "HSNNCheckpointTests", dependencies: [
             "HSNNCheckpoint", "Safetensors", "HSNNSupport", "HSNNTestSupport", log, inMemoryLog,

@@ -1,5 +1,6 @@
 import Foundation
 import HSNNModel
+import HSNNTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -17,12 +18,7 @@ import HSNNOps
     defer { try? FileManager.default.removeItem(at: folder) }
     try RetrievalModel(config: trained).write(to: folder)
     // As the build before the key wrote it: no such key in model.json.
-    let file = folder.appendingPathComponent("model.json")
-    var header = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
-    var stored = try #require(header["config"] as? [String: Any])
-    #expect(stored.removeValue(forKey: "clickPrior") != nil)
-    header["config"] = stored
-    try JSONSerialization.data(withJSONObject: header).write(to: file)
+    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "clickPrior") != nil) }
 
     let lines = Mutex<[String]>([])
     let logger = Logger(label: "hsnn.test") { label in

@@ -1,6 +1,7 @@
 import Foundation
 import HSNNEvents
 import HSNNMath
+import HSNNTestSupport
 import Testing
 @testable import HSNNModel
 
@@ -88,21 +89,13 @@ import Testing
 /// A model folder written before `model.click_prior` existed was trained without the prior: it
 /// loads with the prior off and scores as it did.
 @Test func aModelFolderFromBeforeTheClickPriorLoadsWithoutIt() throws {
-    let events = try smallStream(impressions: 1_000)
     var config = smallConfig()
     config.clickPrior = false
-    let model = try RetrievalModel(config: config)
-    var batch: [LabeledExample] = []
-    feed(model, events[...], batch: &batch)
+    let (model, events) = try modelTrainedOnSmallStream(config, impressions: 1_000)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
     try model.write(to: folder)
-    let file = folder.appendingPathComponent("model.json")
-    var header = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
-    var stored = try #require(header["config"] as? [String: Any])
-    #expect(stored.removeValue(forKey: "clickPrior") != nil)
-    header["config"] = stored
-    try JSONSerialization.data(withJSONObject: header).write(to: file)
+    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "clickPrior") != nil) }
     let loaded = try RetrievalModel.load(from: folder)
     #expect(loaded.config == config)
     let probes = events.compactMap { event -> ImpressionEvent? in
@@ -110,8 +103,6 @@ import Testing
     }.suffix(20)
     #expect(loaded.score(Array(probes)) == model.score(Array(probes)))
     // The same folder with the prior on scores differently: the key decides.
-    stored["clickPrior"] = true
-    header["config"] = stored
-    try JSONSerialization.data(withJSONObject: header).write(to: file)
+    try rewriteModelConfiguration(in: folder) { $0["clickPrior"] = true }
     #expect(try RetrievalModel.load(from: folder).score(Array(probes)) != model.score(Array(probes)))
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HSNNEvents
 import HSNNMath
+import HSNNTestSupport
 import Testing
 @testable import HSNNModel
 
@@ -81,22 +82,14 @@ func continuedTrainingAfterLoadIsBitIdentical(kind: ModelKind, levels: Int) thro
 }
 
 @Test func aModelFolderWithoutANewerConfigurationKeyLoadsWithItsDefault() throws {
-    let events = try smallStream(impressions: 1_000)
     var config = smallConfig()
     config.beamHeadShare = 0.25
-    let model = try RetrievalModel(config: config)
-    var batch: [LabeledExample] = []
-    feed(model, events[...], batch: &batch)
+    let (model, _) = try modelTrainedOnSmallStream(config, impressions: 1_000)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: folder) }
     try model.write(to: folder)
     // A folder written before `index.beam_head_share` existed has no such key.
-    let file = folder.appendingPathComponent("model.json")
-    var header = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
-    var stored = try #require(header["config"] as? [String: Any])
-    #expect(stored.removeValue(forKey: "beamHeadShare") != nil)
-    header["config"] = stored
-    try JSONSerialization.data(withJSONObject: header).write(to: file)
+    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "beamHeadShare") != nil) }
     let loaded = try RetrievalModel.load(from: folder)
     #expect(loaded.config.beamHeadShare == ModelConfig().beamHeadShare)
     var expected = config

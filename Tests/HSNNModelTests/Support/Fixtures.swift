@@ -83,6 +83,15 @@ func smallConfig(kind: ModelKind = .hsnn, levels: Int = 2) -> ModelConfig {
     return c
 }
 
+/// A model of `config` trained on a small stream of `impressions`, and that stream.
+func modelTrainedOnSmallStream(_ config: ModelConfig, impressions: Int) throws -> (RetrievalModel, [Event]) {
+    let events = try smallStream(impressions: impressions)
+    let model = try RetrievalModel(config: config)
+    var batch: [LabeledExample] = []
+    feed(model, events[...], batch: &batch)
+    return (model, events)
+}
+
 /// Feeds events in order: catalog events applied, labelled impressions trained in batches.
 func feed(_ model: RetrievalModel, _ events: ArraySlice<Event>, batch: inout [LabeledExample]) {
     for e in events {
