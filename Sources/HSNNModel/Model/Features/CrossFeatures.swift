@@ -130,15 +130,20 @@ final class CrossFeatureStore {
         o[2] = logf((pc + 4 * a * p0) / (pi + 4 * a)) - logP0
         o[3] = log1pf(catalog.lifetimeImpressions[i])
         o[4] = log1pf(catalog.lifetimeClicks[i])
-        o[5] = logf((catalog.lifetimeClicks[i] + 4 * a * p0) / (catalog.lifetimeImpressions[i] + 4 * a)) - logP0
+        o[5] = logf(lifetimeClickRate(item: i, catalog: catalog, prior: p0)) - logP0
     }
 
-    /// The click logit's offset for item `i` (-1: an item the catalog does not hold): its
-    /// lifetime click log-odds, smoothed toward the prior rate with `4 * smoothing`
-    /// pseudo-impressions like its lifetime click-rate feature.
+    /// Item `i`'s lifetime click rate, smoothed toward `p0` with `4 * smoothing`
+    /// pseudo-impressions: its lifetime click-rate feature and its click prior.
+    @inline(__always) func lifetimeClickRate(item i: Int, catalog: ItemCatalog, prior p0: Float) -> Float {
+        (catalog.lifetimeClicks[i] + 4 * smoothing * p0) / (catalog.lifetimeImpressions[i] + 4 * smoothing)
+    }
+
+    /// The click logit's offset for item `i` (-1: an item the catalog does not hold): the log-odds
+    /// of its ``lifetimeClickRate(item:catalog:prior:)`` at the prior rate.
     func priorLogit(item i: Int, catalog: ItemCatalog) -> Float {
-        let p0 = priorCTR, a = 4 * smoothing
-        let rate = i >= 0 ? (catalog.lifetimeClicks[i] + a * p0) / (catalog.lifetimeImpressions[i] + a) : p0
+        let p0 = priorCTR
+        let rate = i >= 0 ? lifetimeClickRate(item: i, catalog: catalog, prior: p0) : p0
         return logf(rate / (1 - rate))
     }
 
