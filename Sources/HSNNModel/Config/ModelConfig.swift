@@ -80,17 +80,17 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// Width of the item vector `v` and node embeddings.
     public var indexDim: Int = 32
     /// Beam width per index level at serving.
-    public var beam: [Int] = [64, 64]
+    public var beam: [Int] = [32, 64]
     /// The last index level's beam widens, in rank order, until its leaves hold at least this
     /// many items per item requested (`k`), so a small catalog or a sparse region of the index
     /// still yields enough candidates.
     public var beamMinItemsPerK: Int = 8
     /// Share of the live items that beam search scores besides its leaves' items: those the
     /// model ranks highest for a user it knows nothing about (0 = none).
-    public var beamHeadShare: Double = 0.02
+    public var beamHeadShare: Double = 0.06
     /// At most this many head items per requested item (`k`), so the head's cost does not grow
     /// with the corpus.
-    public var beamHeadPerK: Int = 20
+    public var beamHeadPerK: Int = 60
     public var maxAlpha: Double = 200
     public var minAlpha: Double = 20
     public var alphaExponent: Double = 1

@@ -65,6 +65,7 @@ import Testing
         var config = smallConfig()
         config.beamMinItemsPerK = 0
         config.beamHeadShare = headShare
+        config.beamHeadPerK = 10
         let model = try RetrievalModel(config: config)
         var batch: [LabeledExample] = []
         feed(model, events[...], batch: &batch)
