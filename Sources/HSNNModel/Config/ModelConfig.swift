@@ -63,6 +63,12 @@ public struct ModelConfig: Sendable, Hashable, Codable {
     /// item's record. Model folders written before the key existed load with it off, as they
     /// were trained.
     public var clickPrior: Bool = true
+    /// Pseudo-impressions at the prior click rate that smooth an item's lifetime click rate (its
+    /// click prior and its lifetime click-rate feature); 0 estimates them from the stream (an
+    /// empirical-Bayes fit over the items' lifetime counts, see
+    /// ``RetrievalModel/priorStrengthEveryBatches``). Model folders written before the key
+    /// existed load with 20, as they were trained.
+    public var clickPriorStrength: Double = 0
     /// Half-life of the cross-feature counters (event time).
     public var crossHalfLifeMs: Double = 7 * 86_400_000
     /// Time scale of the recency features.

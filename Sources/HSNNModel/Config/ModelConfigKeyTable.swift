@@ -23,6 +23,8 @@ extension ModelConfig {
         .ints("model.index_over_hidden", \.indexLevel.overHidden),
         .bool("model.layer_norm", \.layerNorm, "layer norm in hidden layers"),
         .bool("model.click_prior", \.clickPrior, "the item's lifetime click log-odds as the click logit's offset"),
+        .double("model.click_prior_strength", \.clickPriorStrength,
+                "pseudo-impressions that smooth an item's lifetime click rate; 0 = estimated from the stream"),
         .double("model.cross_half_life_ms", \.crossHalfLifeMs, "cross-feature half-life"),
         .double("model.recency_scale_ms", \.recencyScaleMs, "recency time scale"),
         .int("model.cross_max_values_per_user", \.crossMaxValuesPerUser),

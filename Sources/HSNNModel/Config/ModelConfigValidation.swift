@@ -103,6 +103,7 @@ extension ModelConfig {
         }
         // model
         try check("model.embedding_dim", embeddingDim, 1...1024)
+        try check("model.click_prior_strength", clickPriorStrength, 0...1_000_000)
         try check("model.hash_buckets", hashBuckets, 16...Int(Int32.max))
         try check("model.max_user_fields", maxUserFields, 1...256)
         try check("model.max_item_fields", maxItemFields, 1...256)

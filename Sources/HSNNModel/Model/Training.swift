@@ -3,6 +3,12 @@ import HSNNEvents
 import HSNNMath
 
 extension RetrievalModel {
+    /// How often (in trained batches) a model with ``ModelConfig/clickPriorStrength`` 0
+    /// re-estimates the smoothing of its items' lifetime click rates from their lifetime counts
+    /// (one pass over the catalog). The estimate is part of the saved state, so a resumed model
+    /// continues exactly as an uninterrupted one.
+    public static let priorStrengthEveryBatches: Int64 = 16
+
     /// Trains on labelled examples in order, cut into mini-batches of `config.batchSize` (for
     /// callers holding more than one batch; ``trainBatch(_:)`` takes one already cut), then
     /// updates the cross features and the index mapping of the items in each batch.
@@ -92,6 +98,9 @@ extension RetrievalModel {
         negatives.recordClicks((0..<ws.impressionRows).lazy.filter { ws.labels[$0] > 0 }.map { ws.items[$0] })
         counters.scheduleEvents += Int64(ws.impressionRows)
         counters.batches += 1
+        if config.clickPriorStrength == 0, counters.batches % Self.priorStrengthEveryBatches == 0 {
+            cross.estimatePriorStrength(catalog: catalog)
+        }
         if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {
             remapAll()
         }

@@ -26,12 +26,14 @@ struct ModelStateHeader: Codable {
     var frequencyClicks: Int64
     var negativeMemoryNext: Int
     var negativeMemoryFilled: Int
+    /// The smoothing of the items' lifetime click rates in use (absent before it was estimated).
+    var crossPriorStrength: Float?
 }
 
 extension ModelStateHeader {
     /// Configuration keys whose absence means the folder was written before they existed,
     /// with the value that keeps that model as it was trained (rather than today's default).
-    static let valuesBeforeKeysExisted: [String: Bool] = ["clickPrior": false]
+    static let valuesBeforeKeysExisted: [String: any Sendable] = ["clickPrior": false, "clickPriorStrength": 20.0]
 
     /// Decodes `model.json`. Configuration keys added to ``ModelConfig`` after the folder was
     /// written take their current defaults, or ``valuesBeforeKeysExisted``; everything else
@@ -44,7 +46,7 @@ extension ModelStateHeader {
                   var config = object["config"] as? [String: Any],
                   let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ModelConfig())) as? [String: Any]
             else { throw DecodingError.keyNotFound(key, context) }
-            for (name, value) in defaults where config[name] == nil { config[name] = valuesBeforeKeysExisted[name] ?? value }
+            for (name, value) in defaults where config[name] == nil { config[name] = valuesBeforeKeysExisted[name].map { $0 as Any } ?? value }
             object["config"] = config
             return try JSONDecoder().decode(ModelStateHeader.self, from: JSONSerialization.data(withJSONObject: object))
         }

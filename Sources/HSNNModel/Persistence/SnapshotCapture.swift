@@ -14,7 +14,7 @@ extension RetrievalModel {
             indexCenter: index?.center ?? [], balanceWindowCounts: index?.windowCounts ?? [],
             itemCount: catalog.count, indexedItemCapacity: index?.memberPosition.count ?? 0,
             frequencyClicks: negatives.frequency.clicks, negativeMemoryNext: negatives.memory.next,
-            negativeMemoryFilled: negatives.memory.filled)
+            negativeMemoryFilled: negatives.memory.filled, crossPriorStrength: cross.priorStrength)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let headerData = (try? encoder.encode(header)) ?? Data()

@@ -106,3 +106,62 @@ import Testing
     try rewriteModelConfiguration(in: folder) { $0["clickPrior"] = true }
     #expect(try RetrievalModel.load(from: folder).score(Array(probes)) != model.score(Array(probes)))
 }
+
+/// With `model.click_prior_strength` 0 the smoothing of the lifetime click rates is fitted to
+/// the stream: every `priorStrengthEveryBatches` batches, the method-of-moments fit of a beta
+/// prior to the items' lifetime counts. Here it equals that fit computed from the impressions
+/// trained by the last fit, counted exactly, and the click prior smooths with it.
+@Test func theLifetimeSmoothingIsFittedToTheTrainedCounts() throws {
+    let config = smallConfig()
+    #expect(config.clickPriorStrength == 0)
+    let (model, events) = try modelTrainedOnSmallStream(config, impressions: 6_000)
+    let every = RetrievalModel.priorStrengthEveryBatches
+    let fittedOn = Int(model.counters.batches / every * every) * config.batchSize
+    #expect(fittedOn > 0 && fittedOn < Int(model.counters.examplesTrained))
+    var shown: [String: Double] = [:], clicked: [String: Double] = [:]
+    let impressions = events.compactMap { event -> ImpressionEvent? in
+        if case .impression(let imp) = event { return imp } else { return nil }
+    }
+    for imp in impressions.prefix(fittedOn) {
+        shown[imp.itemID, default: 0] += 1
+        clicked[imp.itemID, default: 0] += imp.clicked == true ? 1 : 0
+    }
+    let totalShown = shown.values.reduce(0, +), totalClicked = clicked.values.reduce(0, +)
+    let p = totalClicked / totalShown
+    var weightedSpread = 0.0
+    for (item, n) in shown { weightedSpread += n * pow(clicked[item, default: 0] / n - p, 2) }
+    let spread = weightedSpread / totalShown - Double(shown.count) * p * (1 - p) / totalShown
+    #expect(spread > 0)
+    let expected = p * (1 - p) / spread - 1
+    let fitted = Double(model.cross.priorStrength)
+    #expect(abs(fitted - expected) <= 1e-4 * expected, "fitted \(fitted), expected \(expected)")
+    #expect(model.cross.priorStrength != CrossFeatureStore.initialPriorStrength)
+    // The click prior of an item smooths its lifetime counts with the fitted strength.
+    let item = try #require(shown.max { $0.value < $1.value }?.key)
+    let i = try #require(model.catalog.index(of: item))
+    let p0 = Double(model.cross.priorCTR)
+    let rate = (Double(model.catalog.lifetimeClicks[Int(i)]) + fitted * p0) / (Double(model.catalog.lifetimeImpressions[Int(i)]) + fitted)
+    #expect(abs(Double(model.cross.priorLogit(item: Int(i), catalog: model.catalog)) - log(rate / (1 - rate))) < 1e-4)
+}
+
+/// A model folder written before the smoothing was fitted used 20 pseudo-impressions: it loads
+/// with 20 and scores as it did; the key decides.
+@Test func aModelFolderFromBeforeTheFittedSmoothingLoadsWithTwenty() throws {
+    var config = smallConfig()
+    config.clickPriorStrength = 20
+    let (model, events) = try modelTrainedOnSmallStream(config, impressions: 1_000)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try model.write(to: folder)
+    try rewriteModelHeader(in: folder) { #expect($0.removeValue(forKey: "crossPriorStrength") != nil) }
+    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "clickPriorStrength") != nil) }
+    let loaded = try RetrievalModel.load(from: folder)
+    #expect(loaded.config == config)
+    #expect(loaded.cross.priorStrength == 20)
+    let probes = Array(events.compactMap { event -> ImpressionEvent? in
+        if case .impression(let imp) = event { return imp } else { return nil }
+    }.suffix(20))
+    #expect(loaded.score(probes) == model.score(probes))
+    try rewriteModelConfiguration(in: folder) { $0["clickPriorStrength"] = 5.0 }
+    #expect(try RetrievalModel.load(from: folder).score(probes) != model.score(probes))
+}

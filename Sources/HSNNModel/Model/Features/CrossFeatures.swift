@@ -37,6 +37,10 @@ final class CrossFeatureStore {
     var globalUpdatedMs: Int64 = 0
     /// Smoothing strength of the click rates (pseudo-impressions at the prior rate).
     let smoothing: Float = 5
+    /// Pseudo-impressions at the prior rate in an item's lifetime click rate: the configured
+    /// ``ModelConfig/clickPriorStrength``, or while that is 0 the last
+    /// ``estimatePriorStrength(catalog:)`` (20 before the first).
+    var priorStrength: Float
 
     init(itemSlots: Int, config: ModelConfig) {
         self.itemSlots = itemSlots
@@ -44,6 +48,36 @@ final class CrossFeatureStore {
         maxUsers = config.crossMaxUsers
         decayRate = log(2) / config.crossHalfLifeMs
         recencyRate = 1 / config.recencyScaleMs
+        priorStrength = config.clickPriorStrength > 0 ? Float(config.clickPriorStrength) : Self.initialPriorStrength
+    }
+
+    /// The lifetime smoothing before the stream gave an estimate (and that of model folders
+    /// written before it was estimated).
+    static let initialPriorStrength: Float = 20
+
+    /// Sets ``priorStrength`` to the empirical-Bayes fit over the items' lifetime counts: with
+    /// `N_i` impressions and `C_i` clicks, `p = ΣC / ΣN`, the spread of the true rates is the
+    /// impression-weighted variance of the observed rates less their binomial noise,
+    /// `tau² = Σ N_i (C_i/N_i - p)² / ΣN - n p (1 - p) / ΣN` over the `n` items with impressions,
+    /// and a beta prior with that spread holds `p (1 - p) / tau² - 1` pseudo-impressions
+    /// (kept within 1...10,000). Leaves it unchanged until two items have impressions and
+    /// both outcomes occurred.
+    func estimatePriorStrength(catalog: ItemCatalog) {
+        var n = 0.0, sumN = 0.0, sumC = 0.0, sumSquares = 0.0
+        for i in 0..<catalog.count {
+            let impressions = Double(catalog.lifetimeImpressions[i])
+            guard impressions > 0 else { continue }
+            let clicks = Double(catalog.lifetimeClicks[i])
+            n += 1
+            sumN += impressions
+            sumC += clicks
+            sumSquares += clicks * clicks / impressions
+        }
+        guard n >= 2, sumC > 0, sumC < sumN else { return }
+        let p = sumC / sumN
+        let spread = (sumSquares - 2 * p * sumC + p * p * sumN) / sumN - n * p * (1 - p) / sumN
+        let strength = spread > 0 ? p * (1 - p) / spread - 1 : .infinity
+        priorStrength = Float(min(max(strength, 1), 10_000))
     }
 
     /// Features per pair: 5 per item slot, 3 user totals, 6 item popularity (decayed
@@ -133,10 +167,10 @@ final class CrossFeatureStore {
         o[5] = logf(lifetimeClickRate(item: i, catalog: catalog, prior: p0)) - logP0
     }
 
-    /// Item `i`'s lifetime click rate, smoothed toward `p0` with `4 * smoothing`
+    /// Item `i`'s lifetime click rate, smoothed toward `p0` with ``priorStrength``
     /// pseudo-impressions: its lifetime click-rate feature and its click prior.
     @inline(__always) func lifetimeClickRate(item i: Int, catalog: ItemCatalog, prior p0: Float) -> Float {
-        (catalog.lifetimeClicks[i] + 4 * smoothing * p0) / (catalog.lifetimeImpressions[i] + 4 * smoothing)
+        (catalog.lifetimeClicks[i] + priorStrength * p0) / (catalog.lifetimeImpressions[i] + priorStrength)
     }
 
     /// The click logit's offset for item `i` (-1: an item the catalog does not hold): the log-odds
