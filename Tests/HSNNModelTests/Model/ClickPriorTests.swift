@@ -130,7 +130,8 @@ import Testing
     let p = totalClicked / totalShown
     var weightedSpread = 0.0
     for (item, n) in shown { weightedSpread += n * pow(clicked[item, default: 0] / n - p, 2) }
-    let spread = weightedSpread / totalShown - Double(shown.count) * p * (1 - p) / totalShown
+    let n = Double(shown.count)
+    let spread = (weightedSpread / totalShown - n * p * (1 - p) / totalShown) / (1 - n / totalShown)
     #expect(spread > 0)
     let expected = p * (1 - p) / spread - 1
     let fitted = Double(model.cross.priorStrength)

@@ -56,12 +56,12 @@ final class CrossFeatureStore {
     static let initialPriorStrength: Float = 20
 
     /// Sets ``priorStrength`` to the empirical-Bayes fit over the items' lifetime counts: with
-    /// `N_i` impressions and `C_i` clicks, `p = ΣC / ΣN`, the spread of the true rates is the
-    /// impression-weighted variance of the observed rates less their binomial noise,
-    /// `tau² = Σ N_i (C_i/N_i - p)² / ΣN - n p (1 - p) / ΣN` over the `n` items with impressions,
-    /// and a beta prior with that spread holds `p (1 - p) / tau² - 1` pseudo-impressions
-    /// (kept within 1...10,000). Leaves it unchanged until two items have impressions and
-    /// both outcomes occurred.
+    /// `N_i` impressions and `C_i` clicks, `p = ΣC / ΣN` and the impression-weighted variance of
+    /// the observed rates `S = Σ N_i (C_i/N_i - p)² / ΣN` over the `n` items with impressions,
+    /// a beta prior of mean `p` and variance `tau²` has `E[S] = tau² (1 - n/ΣN) + n p (1 - p) / ΣN`,
+    /// so `tau² = (S - n p (1 - p) / ΣN) / (1 - n/ΣN)`, and it holds `p (1 - p) / tau² - 1`
+    /// pseudo-impressions (kept within 1...10,000). Leaves it unchanged until two items have
+    /// impressions, one item has more than one, and both outcomes occurred.
     func estimatePriorStrength(catalog: ItemCatalog) {
         var n = 0.0, sumN = 0.0, sumC = 0.0, sumSquares = 0.0
         for i in 0..<catalog.count {
@@ -73,9 +73,10 @@ final class CrossFeatureStore {
             sumC += clicks
             sumSquares += clicks * clicks / impressions
         }
-        guard n >= 2, sumC > 0, sumC < sumN else { return }
+        guard n >= 2, n < sumN, sumC > 0, sumC < sumN else { return }
         let p = sumC / sumN
-        let spread = (sumSquares - 2 * p * sumC + p * p * sumN) / sumN - n * p * (1 - p) / sumN
+        let observed = (sumSquares - 2 * p * sumC + p * p * sumN) / sumN
+        let spread = (observed - n * p * (1 - p) / sumN) / (1 - n / sumN)
         let strength = spread > 0 ? p * (1 - p) / spread - 1 : .infinity
         priorStrength = Float(min(max(strength, 1), 10_000))
     }
