@@ -3,7 +3,7 @@ import HSNNEvents
 import HSNNMath
 
 extension RetrievalModel {
-    /// How often (in trained batches) a model with ``ModelConfig/clickPriorStrength`` 0
+    /// How often (in trained batches) an HSNN model with ``ModelConfig/clickPriorStrength`` 0
     /// re-estimates the smoothing of its items' lifetime click rates from their lifetime counts
     /// (one pass over the catalog). The estimate is part of the saved state, so a resumed model
     /// continues exactly as an uninterrupted one.
@@ -98,7 +98,7 @@ extension RetrievalModel {
         negatives.recordClicks((0..<ws.impressionRows).lazy.filter { ws.labels[$0] > 0 }.map { ws.items[$0] })
         counters.scheduleEvents += Int64(ws.impressionRows)
         counters.batches += 1
-        if config.clickPriorStrength == 0, counters.batches % Self.priorStrengthEveryBatches == 0 {
+        if config.kind == .hsnn, config.clickPriorStrength == 0, counters.batches % Self.priorStrengthEveryBatches == 0 {
             cross.estimatePriorStrength(catalog: catalog)
         }
         if index != nil, config.remapEveryBatches > 0, counters.batches % Int64(config.remapEveryBatches) == 0 {

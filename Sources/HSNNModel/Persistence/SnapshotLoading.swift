@@ -148,7 +148,8 @@ extension RetrievalModel {
         cross.globalImpressions = header.crossGlobalImpressions
         cross.globalClicks = header.crossGlobalClicks
         cross.globalUpdatedMs = header.crossGlobalUpdatedMs
-        if let strength = header.crossPriorStrength { cross.priorStrength = strength }
+        // A fitted smoothing comes from the state; a configured one from the configuration.
+        if header.config.clickPriorStrength == 0, let strength = header.crossPriorStrength { cross.priorStrength = strength }
         let users = try get("cross.user_hash", state.int64s), userOffsets = try get("cross.user_offsets", state.int64s)
         let totals = try get("cross.user_totals", state.floats), times = try get("cross.user_times_ms", state.int64s)
         let keys = try get("cross.value_hash", state.int64s), imp = try get("cross.impressions", state.floats)

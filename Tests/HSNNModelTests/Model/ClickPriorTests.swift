@@ -163,6 +163,10 @@ import Testing
         if case .impression(let imp) = event { return imp } else { return nil }
     }.suffix(20))
     #expect(loaded.score(probes) == model.score(probes))
+    // The key decides, over the smoothing the state recorded.
+    try model.write(to: folder)
     try rewriteModelConfiguration(in: folder) { $0["clickPriorStrength"] = 5.0 }
-    #expect(try RetrievalModel.load(from: folder).score(probes) != model.score(probes))
+    let configured = try RetrievalModel.load(from: folder)
+    #expect(configured.cross.priorStrength == 5)
+    #expect(configured.score(probes) != model.score(probes))
 }
