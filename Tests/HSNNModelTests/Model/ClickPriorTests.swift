@@ -39,14 +39,9 @@ import Testing
 /// A frozen model scores an impression later than the newest one its counters hold as if it
 /// came at that newest time: decayed counts and recencies do not fade with time it never saw.
 @Test func aFrozenModelReadsItsCountersAtTheNewestImpressionItHolds() throws {
-    let events = try smallStream()
-    let model = try RetrievalModel(config: smallConfig())
-    var batch: [LabeledExample] = []
-    feed(model, events[...], batch: &batch)
+    let (model, events) = try modelTrainedOnSmallStream(smallConfig(), impressions: 6_000)
     let newest = model.cross.globalUpdatedMs
-    let seen = events.compactMap { event -> ImpressionEvent? in
-        if case .impression(let imp) = event { return imp } else { return nil }
-    }.suffix(40)
+    let seen = impressions(in: events).suffix(40)
     let later = Int64(30 * 86_400_000)
     let atNewest = seen.map { ImpressionEvent(eventID: $0.eventID, requestID: $0.requestID, timestampMs: newest, userID: $0.userID,
                                               itemID: $0.itemID, userFeatures: $0.userFeatures) }
@@ -66,12 +61,9 @@ import Testing
 /// Without the retrieval objective, retrieval ranks by the click head: its scores are the whole
 /// click logits of the batch path, the click prior included.
 @Test func retrievalByTheClickHeadScoresTheWholeClickLogit() throws {
-    let events = try smallStream()
     var config = smallConfig()
     config.retrievalNegatives = 0
-    let model = try RetrievalModel(config: config)
-    var batch: [LabeledExample] = []
-    feed(model, events[...], batch: &batch)
+    let (model, _) = try modelTrainedOnSmallStream(config, impressions: 6_000)
     model.remapAll()
     for mode in [RetrievalMode.exhaustive, .beam(widths: nil)] {
         let top = model.retrieve(UserQuery(userID: "7", userFeatures: Features()), k: 5, mode: mode, excludeSeen: false)
@@ -92,19 +84,16 @@ import Testing
     var config = smallConfig()
     config.clickPrior = false
     let (model, events) = try modelTrainedOnSmallStream(config, impressions: 1_000)
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    try model.write(to: folder)
-    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "clickPrior") != nil) }
-    let loaded = try RetrievalModel.load(from: folder)
+    let folder = try TemporaryDirectory(prefix: "hsnn-model")
+    try model.write(to: folder.url)
+    try rewriteModelConfiguration(in: folder.url) { #expect($0.removeValue(forKey: "clickPrior") != nil) }
+    let loaded = try RetrievalModel.load(from: folder.url)
     #expect(loaded.config == config)
-    let probes = events.compactMap { event -> ImpressionEvent? in
-        if case .impression(let imp) = event { return imp } else { return nil }
-    }.suffix(20)
+    let probes = impressions(in: events).suffix(20)
     #expect(loaded.score(Array(probes)) == model.score(Array(probes)))
     // The same folder with the prior on scores differently: the key decides.
-    try rewriteModelConfiguration(in: folder) { $0["clickPrior"] = true }
-    #expect(try RetrievalModel.load(from: folder).score(Array(probes)) != model.score(Array(probes)))
+    try rewriteModelConfiguration(in: folder.url) { $0["clickPrior"] = true }
+    #expect(try RetrievalModel.load(from: folder.url).score(Array(probes)) != model.score(Array(probes)))
 }
 
 /// With `model.click_prior_strength` 0 the smoothing of the lifetime click rates is fitted to
@@ -119,10 +108,8 @@ import Testing
     let fittedOn = Int(model.counters.batches / every * every) * config.batchSize
     #expect(fittedOn > 0 && fittedOn < Int(model.counters.examplesTrained))
     var shown: [String: Double] = [:], clicked: [String: Double] = [:]
-    let impressions = events.compactMap { event -> ImpressionEvent? in
-        if case .impression(let imp) = event { return imp } else { return nil }
-    }
-    for imp in impressions.prefix(fittedOn) {
+    let trained = impressions(in: events).prefix(fittedOn)
+    for imp in trained {
         shown[imp.itemID, default: 0] += 1
         clicked[imp.itemID, default: 0] += imp.clicked == true ? 1 : 0
     }
@@ -151,22 +138,19 @@ import Testing
     var config = smallConfig()
     config.clickPriorStrength = 20
     let (model, events) = try modelTrainedOnSmallStream(config, impressions: 1_000)
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    try model.write(to: folder)
-    try rewriteModelHeader(in: folder) { #expect($0.removeValue(forKey: "crossPriorStrength") != nil) }
-    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "clickPriorStrength") != nil) }
-    let loaded = try RetrievalModel.load(from: folder)
+    let folder = try TemporaryDirectory(prefix: "hsnn-model")
+    try model.write(to: folder.url)
+    try rewriteModelHeader(in: folder.url) { #expect($0.removeValue(forKey: "crossPriorStrength") != nil) }
+    try rewriteModelConfiguration(in: folder.url) { #expect($0.removeValue(forKey: "clickPriorStrength") != nil) }
+    let loaded = try RetrievalModel.load(from: folder.url)
     #expect(loaded.config == config)
     #expect(loaded.cross.priorStrength == 20)
-    let probes = Array(events.compactMap { event -> ImpressionEvent? in
-        if case .impression(let imp) = event { return imp } else { return nil }
-    }.suffix(20))
+    let probes = Array(impressions(in: events).suffix(20))
     #expect(loaded.score(probes) == model.score(probes))
     // The key decides, over the smoothing the state recorded.
-    try model.write(to: folder)
-    try rewriteModelConfiguration(in: folder) { $0["clickPriorStrength"] = 5.0 }
-    let configured = try RetrievalModel.load(from: folder)
+    try model.write(to: folder.url)
+    try rewriteModelConfiguration(in: folder.url) { $0["clickPriorStrength"] = 5.0 }
+    let configured = try RetrievalModel.load(from: folder.url)
     #expect(configured.cross.priorStrength == 5)
     #expect(configured.score(probes) != model.score(probes))
 }

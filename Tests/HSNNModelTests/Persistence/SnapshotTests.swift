@@ -38,11 +38,10 @@ func continuedTrainingAfterLoadIsBitIdentical(kind: ModelKind, levels: Int) thro
     let first = try RetrievalModel(config: smallConfig(kind: kind, levels: levels))
     var batchB: [LabeledExample] = []
     feed(first, events[..<half], batch: &batchB)
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    try first.write(to: folder)
-    for name in ModelSnapshot.fileNames { #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path)) }
-    let resumed = try RetrievalModel.load(from: folder)
+    let folder = try TemporaryDirectory(prefix: "hsnn-model")
+    try first.write(to: folder.url)
+    for name in ModelSnapshot.fileNames { #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(name).path)) }
+    let resumed = try RetrievalModel.load(from: folder.url)
     // The pending partial batch belongs to the stream position, not the model: carry it over.
     feed(resumed, events[half...], batch: &batchB)
     #expect(batchA.count == batchB.count)
@@ -85,12 +84,11 @@ func continuedTrainingAfterLoadIsBitIdentical(kind: ModelKind, levels: Int) thro
     var config = smallConfig()
     config.beamHeadShare = 0.25
     let (model, _) = try modelTrainedOnSmallStream(config, impressions: 1_000)
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hsnn-model-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    try model.write(to: folder)
-    // A folder written before `index.beam_head_share` existed has no such key.
-    try rewriteModelConfiguration(in: folder) { #expect($0.removeValue(forKey: "beamHeadShare") != nil) }
-    let loaded = try RetrievalModel.load(from: folder)
+    let folder = try TemporaryDirectory(prefix: "hsnn-model")
+    try model.write(to: folder.url)
+    // A folder.url written before `index.beam_head_share` existed has no such key.
+    try rewriteModelConfiguration(in: folder.url) { #expect($0.removeValue(forKey: "beamHeadShare") != nil) }
+    let loaded = try RetrievalModel.load(from: folder.url)
     #expect(loaded.config.beamHeadShare == ModelConfig().beamHeadShare)
     var expected = config
     expected.beamHeadShare = ModelConfig().beamHeadShare

@@ -92,6 +92,13 @@ func modelTrainedOnSmallStream(_ config: ModelConfig, impressions: Int) throws -
     return (model, events)
 }
 
+/// The impressions among `events`, in order.
+func impressions(in events: [Event]) -> [ImpressionEvent] {
+    events.compactMap { event in
+        if case .impression(let imp) = event { return imp } else { return nil }
+    }
+}
+
 /// Feeds events in order: catalog events applied, labelled impressions trained in batches.
 func feed(_ model: RetrievalModel, _ events: ArraySlice<Event>, batch: inout [LabeledExample]) {
     for e in events {
